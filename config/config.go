@@ -1,0 +1,126 @@
+// Package config holds Trellis's typed configuration and loads it with koanf:
+// built-in defaults < config file (YAML, TOML or JSON by extension) <
+// TRELLIS_* environment variables < command-line flags.
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Config is the whole node configuration. Its koanf tags are the config keys
+// documented in config/trellis.yaml and DESIGN.md.
+type Config struct {
+	Node    NodeConfig              `koanf:"node"`
+	HTTP    HTTPConfig              `koanf:"http"`
+	Raft    RaftConfig              `koanf:"raft"`
+	Auth    AuthConfig              `koanf:"auth"`
+	Modules map[string]ModuleConfig `koanf:"modules"`
+	Plugins PluginsConfig           `koanf:"plugins"`
+	Log     LogConfig               `koanf:"log"`
+}
+
+// NodeName is node.name, or "node-<id>" when it is empty, so every node has
+// a readable name in logs and status pages without configuring one.
+func (c *Config) NodeName() string {
+	if c.Node.Name != "" {
+		return c.Node.Name
+	}
+	return fmt.Sprintf("node-%d", c.Node.ID)
+}
+
+// SlogLevel is log.level as a slog.Level; anything Validate would reject
+// maps to Info.
+func (c *Config) SlogLevel() slog.Level {
+	switch c.Log.Level {
+	case "debug":
+		return slog.LevelDebug
+	case "warn":
+		return slog.LevelWarn
+	case "error":
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}
+
+// NodeConfig identifies this node and where it keeps its data.
+type NodeConfig struct {
+	ID uint64 `koanf:"id"`
+	// Name is for display; empty means "node-<id>" (see NodeName).
+	Name    string `koanf:"name"`
+	DataDir string `koanf:"data_dir"`
+}
+
+// TLSConfig names PEM files. Empty means plain TCP.
+type TLSConfig struct {
+	CertFile string `koanf:"cert_file"`
+	KeyFile  string `koanf:"key_file"`
+	CAFile   string `koanf:"ca_file"`
+}
+
+// Enabled reports whether a certificate and key are configured.
+func (t TLSConfig) Enabled() bool { return t.CertFile != "" && t.KeyFile != "" }
+
+// HTTPConfig is the one HTTP port every API family is served on.
+type HTTPConfig struct {
+	Addr            string        `koanf:"addr"`
+	TLS             TLSConfig     `koanf:"tls"`
+	MaxBodyBytes    int64         `koanf:"max_body_bytes"`
+	ReadTimeout     time.Duration `koanf:"read_timeout"`
+	WriteTimeout    time.Duration `koanf:"write_timeout"`
+	ShutdownTimeout time.Duration `koanf:"shutdown_timeout"`
+}
+
+// RaftConfig configures the consensus group and its peer transport.
+type RaftConfig struct {
+	Addr string `koanf:"addr"`
+	// InitialCluster is "1=host:port,2=host:port"; empty means a one-node
+	// cluster made of this node.
+	InitialCluster string `koanf:"initial_cluster"`
+	// Join is the HTTP address of a running member to join through.
+	Join      string `koanf:"join"`
+	JoinToken string `koanf:"join_token"`
+	// SnapshotCount is the number of applied entries between snapshots.
+	SnapshotCount uint64 `koanf:"snapshot_count"`
+	// SnapshotCatchupEntries is how many entries are kept behind a snapshot
+	// so slow followers can catch up from the log.
+	SnapshotCatchupEntries uint64        `koanf:"snapshot_catchup_entries"`
+	TickInterval           time.Duration `koanf:"tick_interval"`
+	ElectionTicks          int           `koanf:"election_ticks"`
+	HeartbeatTicks         int           `koanf:"heartbeat_ticks"`
+	// RequestTimeout bounds how long a write or linearizable read waits for
+	// the cluster before it fails with 503.
+	RequestTimeout time.Duration `koanf:"request_timeout"`
+	TLS            TLSConfig     `koanf:"tls"`
+}
+
+// AuthConfig configures the session system (issue 3 fills the service in).
+type AuthConfig struct {
+	Enabled          bool          `koanf:"enabled"`
+	AdminPassword    string        `koanf:"admin_password"`
+	LockoutThreshold int           `koanf:"lockout_threshold"`
+	LockoutDuration  time.Duration `koanf:"lockout_duration"`
+	SessionTTL       time.Duration `koanf:"session_ttl"`
+}
+
+// ModuleConfig is a module's section. Enabled decides whether it runs; the
+// other keys belong to the module, which declares them (module.Configurer).
+type ModuleConfig struct {
+	Enabled bool `koanf:"enabled"`
+	// Options holds the section's other keys, undecoded, because only the
+	// module knows their types: decode them with DecodeModuleOptions. Values
+	// set from the environment are strings. Nil when there are none.
+	Options map[string]any `koanf:",remain"`
+}
+
+// PluginsConfig says where WebAssembly plugins are dropped in.
+type PluginsConfig struct {
+	Dir string `koanf:"dir"`
+}
+
+// LogConfig configures log/slog.
+type LogConfig struct {
+	Level  string `koanf:"level"`  // debug, info, warn, error
+	Format string `koanf:"format"` // text or json
+}

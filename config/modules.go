@@ -1,0 +1,118 @@
+package config
+
+import (
+	"cmp"
+	"fmt"
+	"maps"
+	"reflect"
+	"slices"
+	"strings"
+
+	"github.com/go-viper/mapstructure/v2"
+)
+
+// CheckModules reports a modules.<name> section whose name is not in known,
+// the node's module registry. The loader cannot do this itself: modules
+// register with the node, not with config.
+func (c *Config) CheckModules(known []string) error {
+	for _, name := range sortedKeys(c.Modules) {
+		if !slices.Contains(known, name) {
+			return fmt.Errorf("config: %s.%s: unknown module%s (known: %s)", modulesKey, name,
+				suggest(name, known), strings.Join(slices.Sorted(slices.Values(known)), ", "))
+		}
+	}
+	return nil
+}
+
+// DecodeModuleOptions decodes a module's own keys (ModuleConfig.Options)
+// into into, a pointer to the module's defaults struct with koanf tags, so
+// keys absent from opts keep their defaults. Decoding is strict: a key the
+// struct lacks, or a value of the wrong type, is an error naming
+// modules.<module>.<key>. Values may be strings (from TRELLIS_MODULES_*
+// variables) and are then parsed: "100", "true", "5s".
+func DecodeModuleOptions(module string, opts map[string]any, into any) error {
+	prefix := modulesKey + "." + module + "."
+	rv := reflect.ValueOf(into)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() || rv.Elem().Kind() != reflect.Struct {
+		return fmt.Errorf("config: %s%s: options decode into a pointer to a struct, not %T",
+			modulesKey+".", module, into)
+	}
+	fields := optionFields(rv.Elem().Type())
+	for _, key := range sortedKeys(opts) {
+		idx, ok := fields[key]
+		if !ok {
+			return fmt.Errorf("config: %s%s: unknown key%s", prefix, key,
+				suggest(key, slices.Sorted(maps.Keys(fields))))
+		}
+		if err := decodeOption(rv.Elem().FieldByIndex(idx), opts[key]); err != nil {
+			return fmt.Errorf("config: %s%s: %w", prefix, key, err)
+		}
+	}
+	return nil
+}
+
+// optionFields maps a module struct's keys to fields: the koanf tag, or the
+// lower-cased field name when untagged; untagged embedded structs are
+// flattened, as mapstructure's squash would.
+func optionFields(t reflect.Type) map[string][]int {
+	out := map[string][]int{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		tag, _, _ := strings.Cut(f.Tag.Get("koanf"), ",")
+		switch {
+		case tag == "-":
+			continue
+		case tag == "" && f.Anonymous && f.Type.Kind() == reflect.Struct:
+			for k, idx := range optionFields(f.Type) {
+				out[k] = append([]int{i}, idx...)
+			}
+			continue
+		case tag == "":
+			tag = strings.ToLower(f.Name)
+		}
+		out[tag] = []int{i}
+	}
+	return out
+}
+
+// decodeOption sets one field. Scalars go through convert, so they get the
+// same checks and messages as the core keys; composite values (lists,
+// nested sections) go through mapstructure with unknown keys rejected.
+func decodeOption(field reflect.Value, v any) error {
+	if v == nil {
+		return nil // "key:" with no value keeps the default
+	}
+	t := field.Type()
+	if isNumber(t.Kind()) || t.Kind() == reflect.String || t.Kind() == reflect.Bool {
+		_, isText := v.(string)
+		out, err := convert(t, v, isText)
+		if err != nil {
+			return err
+		}
+		field.Set(reflect.ValueOf(out).Convert(t))
+		return nil
+	}
+	dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
+		TagName:          "koanf",
+		ErrorUnused:      true,
+		WeaklyTypedInput: true,
+		MatchName:        func(mapKey, fieldName string) bool { return mapKey == fieldName },
+		DecodeHook:       mapstructure.StringToTimeDurationHookFunc(),
+		Result:           field.Addr().Interface(),
+	})
+	if err != nil {
+		return err
+	}
+	if err := dec.Decode(v); err != nil {
+		return lineError{err}
+	}
+	return nil
+}
+
+// sortedKeys gives map keys in order, so the first error is deterministic.
+func sortedKeys[M ~map[K]V, K cmp.Ordered, V any](m M) []K {
+	return slices.Sorted(maps.Keys(m))
+}

@@ -1,0 +1,276 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// keyError is a bad value of one key. Load appends which file, variable or
+// flag set it, or set cause when the error is about key being missing.
+type keyError struct {
+	key   string
+	err   error
+	cause string // the key whose value made key necessary, if not key
+}
+
+func (e *keyError) Error() string { return "config: " + e.key + ": " + e.err.Error() }
+func (e *keyError) Unwrap() error { return e.err }
+
+func keyErr(key, format string, args ...any) error {
+	return &keyError{key: key, err: fmt.Errorf(format, args...)}
+}
+
+// origin says which source set the value behind e, from Load's record.
+func (e *keyError) origin(origins map[string]string) string {
+	if o := origins[e.key]; o != "" {
+		return o
+	}
+	return origins[e.cause]
+}
+
+// Validate checks values that are well-typed but unusable, so the node fails
+// at start-up with one line naming the key rather than later in raft or the
+// HTTP server. It reads the TLS files to prove they are readable.
+func (c *Config) Validate() error {
+	if c.Node.ID == 0 {
+		return keyErr("node.id", "must be greater than 0")
+	}
+	if c.Node.DataDir == "" {
+		return keyErr("node.data_dir", "must not be empty")
+	}
+	if err := c.validateHTTP(); err != nil {
+		return err
+	}
+	if err := c.validateRaft(); err != nil {
+		return err
+	}
+	if err := c.validateAuth(); err != nil {
+		return err
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return keyErr("log.level", "%q is not debug, info, warn or error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		return keyErr("log.format", "%q is not text or json", c.Log.Format)
+	}
+	return nil
+}
+
+func (c *Config) validateHTTP() error {
+	h := c.HTTP
+	if err := checkHostPort(h.Addr, false); err != nil {
+		return &keyError{key: "http.addr", err: err}
+	}
+	if err := checkTLS("http.tls", h.TLS); err != nil {
+		return err
+	}
+	if h.MaxBodyBytes <= 0 {
+		return keyErr("http.max_body_bytes", "must be greater than 0, got %d", h.MaxBodyBytes)
+	}
+	return nonNegative(map[string]time.Duration{
+		"http.read_timeout":     h.ReadTimeout,
+		"http.write_timeout":    h.WriteTimeout,
+		"http.shutdown_timeout": h.ShutdownTimeout,
+	})
+}
+
+func (c *Config) validateRaft() error {
+	r := c.Raft
+	if err := checkHostPort(r.Addr, false); err != nil {
+		return &keyError{key: "raft.addr", err: err}
+	}
+	if r.InitialCluster != "" {
+		members, err := ParseInitialCluster(r.InitialCluster)
+		if err != nil {
+			return &keyError{key: "raft.initial_cluster", err: err}
+		}
+		addr, ok := members[c.Node.ID]
+		if !ok {
+			return keyErr("raft.initial_cluster", "has no member for this node (node.id %d)", c.Node.ID)
+		}
+		if addr != r.Addr {
+			return keyErr("raft.initial_cluster", "member %d is %q but raft.addr is %q; they must be the same",
+				c.Node.ID, addr, r.Addr)
+		}
+		if len(members) > 1 && r.Join != "" {
+			return keyErr("raft.join", "cannot be combined with a multi-member raft.initial_cluster: "+
+				"a joining node learns the members from the cluster")
+		}
+	}
+	if r.Join != "" {
+		if err := checkJoin(r.Join); err != nil {
+			return &keyError{key: "raft.join", err: err}
+		}
+	}
+	if r.SnapshotCount == 0 {
+		return keyErr("raft.snapshot_count", "must be greater than 0")
+	}
+	if r.TickInterval <= 0 {
+		return keyErr("raft.tick_interval", "must be greater than 0, got %s", r.TickInterval)
+	}
+	if r.HeartbeatTicks <= 0 {
+		return keyErr("raft.heartbeat_ticks", "must be greater than 0, got %d", r.HeartbeatTicks)
+	}
+	if r.ElectionTicks <= r.HeartbeatTicks {
+		return keyErr("raft.election_ticks", "must be greater than raft.heartbeat_ticks (%d), got %d",
+			r.HeartbeatTicks, r.ElectionTicks)
+	}
+	if r.RequestTimeout <= 0 {
+		return keyErr("raft.request_timeout", "must be greater than 0, got %s", r.RequestTimeout)
+	}
+	return checkTLS("raft.tls", r.TLS)
+}
+
+func (c *Config) validateAuth() error {
+	a := c.Auth
+	if a.LockoutThreshold < 0 {
+		return keyErr("auth.lockout_threshold", "must not be negative (0 disables lockout), got %d", a.LockoutThreshold)
+	}
+	if a.SessionTTL <= 0 {
+		return keyErr("auth.session_ttl", "must be greater than 0, got %s", a.SessionTTL)
+	}
+	return nonNegative(map[string]time.Duration{"auth.lockout_duration": a.LockoutDuration})
+}
+
+// nonNegative checks durations where 0 means "none"; keys are checked in
+// sorted order so the error is stable.
+func nonNegative(ds map[string]time.Duration) error {
+	for _, key := range sortedKeys(ds) {
+		if ds[key] < 0 {
+			return keyErr(key, "must not be negative, got %s", ds[key])
+		}
+	}
+	return nil
+}
+
+// checkTLS requires cert_file and key_file together (ca_file only with them)
+// and that every named file can be read now rather than at first handshake.
+func checkTLS(prefix string, t TLSConfig) error {
+	switch {
+	case t.CertFile != "" && t.KeyFile == "":
+		return &keyError{prefix + ".key_file", fmt.Errorf("must be set when %s.cert_file is", prefix),
+			prefix + ".cert_file"}
+	case t.KeyFile != "" && t.CertFile == "":
+		return &keyError{prefix + ".cert_file", fmt.Errorf("must be set when %s.key_file is", prefix),
+			prefix + ".key_file"}
+	case t.CAFile != "" && t.CertFile == "":
+		return keyErr(prefix+".ca_file", "needs %s.cert_file and %s.key_file", prefix, prefix)
+	}
+	for _, f := range []struct{ key, path string }{
+		{prefix + ".cert_file", t.CertFile},
+		{prefix + ".key_file", t.KeyFile},
+		{prefix + ".ca_file", t.CAFile},
+	} {
+		if f.path == "" {
+			continue
+		}
+		if _, err := os.ReadFile(f.path); err != nil {
+			return &keyError{key: f.key, err: unwrapPath("read", f.path, err)}
+		}
+	}
+	return nil
+}
+
+// unwrapPath renders a file error as "read PATH: reason" whatever the
+// operation os reported ("open", "read"), keeping the cause for errors.Is.
+func unwrapPath(op, path string, err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return fmt.Errorf("%s %s: %w", op, path, err)
+}
+
+// checkHostPort checks a HOST:PORT address. Listen addresses may leave the
+// host empty (all interfaces) and use port 0 (any free port); addresses
+// other nodes dial (dial true) need both.
+func checkHostPort(s string, dial bool) error {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil || strings.ContainsAny(host, " \t\r\n/") {
+		return fmt.Errorf("%q is not HOST:PORT", s)
+	}
+	n, err := strconv.ParseUint(port, 10, 16)
+	if err != nil {
+		return fmt.Errorf("%q is not HOST:PORT (port must be a number 0-65535)", s)
+	}
+	if dial && (host == "" || n == 0) {
+		return fmt.Errorf("%q is not HOST:PORT (other nodes need a host and a non-zero port to reach it)", s)
+	}
+	return nil
+}
+
+// checkJoin accepts HOST:PORT or http(s)://HOST:PORT of a running member.
+func checkJoin(s string) error {
+	if !strings.Contains(s, "://") {
+		return checkHostPort(s, true)
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") ||
+		u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("%q is not HOST:PORT or http(s)://HOST:PORT", s)
+	}
+	if err := checkHostPort(u.Host, true); err != nil {
+		return fmt.Errorf("%q is not HOST:PORT or http(s)://HOST:PORT", s)
+	}
+	return nil
+}
+
+// ParseInitialCluster parses raft.initial_cluster, "1=host:port,2=host:port",
+// into member ID -> peer address. IDs must be unique and greater than 0, and
+// addresses unique HOST:PORT with a host and non-zero port. Spaces around
+// entries are ignored; "" gives an empty map.
+func ParseInitialCluster(s string) (map[uint64]string, error) {
+	members := map[uint64]string{}
+	if strings.TrimSpace(s) == "" {
+		return members, nil
+	}
+	byAddr := map[string]uint64{}
+	for _, entry := range strings.Split(s, ",") {
+		entry = strings.TrimSpace(entry)
+		idStr, addr, ok := strings.Cut(entry, "=")
+		if !ok {
+			return nil, fmt.Errorf("member %q is not ID=HOST:PORT", entry)
+		}
+		idStr, addr = strings.TrimSpace(idStr), strings.TrimSpace(addr)
+		id, err := strconv.ParseUint(idStr, 10, 64)
+		if err != nil || id == 0 {
+			return nil, fmt.Errorf("member %q: ID %q is not a number greater than 0", entry, idStr)
+		}
+		if err := checkHostPort(addr, true); err != nil {
+			return nil, fmt.Errorf("member %q: %w", entry, err)
+		}
+		if _, dup := members[id]; dup {
+			return nil, fmt.Errorf("member ID %d appears twice", id)
+		}
+		if other, dup := byAddr[addr]; dup {
+			return nil, fmt.Errorf("members %d and %d have the same address %q", other, id, addr)
+		}
+		members[id] = addr
+		byAddr[addr] = id
+	}
+	return members, nil
+}
+
+// InitialMembers is the membership a new cluster starts with: the parsed
+// raft.initial_cluster, or this node alone at raft.addr when that is empty.
+// Call it on a validated Config.
+func (c *Config) InitialMembers() (map[uint64]string, error) {
+	if c.Raft.InitialCluster == "" {
+		return map[uint64]string{c.Node.ID: c.Raft.Addr}, nil
+	}
+	m, err := ParseInitialCluster(c.Raft.InitialCluster)
+	if err != nil {
+		return nil, &keyError{key: "raft.initial_cluster", err: err}
+	}
+	return m, nil
+}

@@ -1,0 +1,146 @@
+// Package module defines how an API family plugs into a Trellis node.
+//
+// A module declares itself in an init function with Register, the way Caddy
+// modules and CoreDNS plugins do; the import list in cmd/trellis decides what
+// is compiled in and modules.<name>.enabled decides what runs. A module never
+// reaches into raft or Badger: it is given a Host with a store handle for its
+// own namespace, a logger and its config section, and mounts its routes on a
+// chi sub-router.
+//
+// Lifecycle, in order: New → Provision (optional) → Validate (optional) →
+// Start (optional) → Routes → Stop (optional, on shutdown).
+package module
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/trellis-cp/trellis/core/raft"
+	"github.com/trellis-cp/trellis/core/store"
+)
+
+// Cluster is the view of the raft group a module may use. It is satisfied by
+// *raft.Node; modules see this interface, never raft itself.
+type Cluster interface {
+	ID() uint64
+	Leader() uint64
+	Term() uint64
+	AppliedIndex() uint64
+	Members() []raft.Member
+	AddMember(ctx context.Context, m raft.Member) ([]raft.Member, error)
+	RemoveMember(ctx context.Context, id uint64) error
+	TransferLeadership(ctx context.Context, to uint64) error
+}
+
+var _ Cluster = (*raft.Node)(nil)
+
+// Module is the one interface every API family implements.
+type Module interface {
+	// Routes mounts the module's handlers. Paths are absolute (the families'
+	// public paths, e.g. /api/kv/v3/put), so r is the node's root router
+	// scoped to the module's middleware.
+	Routes(r chi.Router)
+}
+
+// Info describes a module to the registry.
+type Info struct {
+	// Name is the module's config section: modules.<Name>.enabled.
+	Name string
+	// New returns a fresh, unconfigured module.
+	New func() Module
+	// DefaultEnabled is the value of modules.<Name>.enabled when the config
+	// does not say.
+	DefaultEnabled bool
+}
+
+// Host is what a node hands each module.
+type Host struct {
+	// NodeID is this node's raft id.
+	NodeID uint64
+	// Store is the replicated store scoped to the module's own namespace.
+	Store *store.Namespace
+	// Cluster answers membership and leadership questions and makes
+	// membership changes.
+	Cluster Cluster
+	// Logger carries a module attribute.
+	Logger *slog.Logger
+	// Options are the module's config keys other than enabled, already
+	// checked by the module's Configurer if it has one.
+	Options map[string]any
+	// DataDir is a directory private to the module.
+	DataDir string
+}
+
+// Configurer is implemented by modules that take config keys besides
+// enabled. Defaults returns a pointer to a struct with koanf tags; the config
+// loader decodes the module's section into it strictly, so an unknown or
+// mistyped key stops start-up with a line naming it.
+type Configurer interface {
+	Defaults() any
+}
+
+// Provisioner is implemented by modules that need the Host before Start.
+type Provisioner interface {
+	Provision(ctx context.Context, h Host) error
+}
+
+// Validator is implemented by modules that check their config after
+// provisioning.
+type Validator interface {
+	Validate() error
+}
+
+// Starter is implemented by modules with background work.
+type Starter interface {
+	Start(ctx context.Context) error
+}
+
+// Stopper is implemented by modules that must release resources on shutdown.
+type Stopper interface {
+	Stop(ctx context.Context) error
+}
+
+var (
+	mu       sync.RWMutex
+	registry = map[string]Info{}
+)
+
+// Register adds a module to the registry. It panics on a duplicate or empty
+// name, which is a programming error caught at init time.
+func Register(info Info) {
+	mu.Lock()
+	defer mu.Unlock()
+	if info.Name == "" || info.New == nil {
+		panic("module: Register needs a name and a constructor")
+	}
+	if _, dup := registry[info.Name]; dup {
+		panic(fmt.Sprintf("module: %q registered twice", info.Name))
+	}
+	registry[info.Name] = info
+}
+
+// Lookup returns a registered module by name.
+func Lookup(name string) (Info, bool) {
+	mu.RLock()
+	defer mu.RUnlock()
+	info, ok := registry[name]
+	return info, ok
+}
+
+// All returns every registered module, sorted by name so start order is
+// deterministic.
+func All() []Info {
+	mu.RLock()
+	defer mu.RUnlock()
+	out := make([]Info, 0, len(registry))
+	for _, info := range registry {
+		out = append(out, info)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}

@@ -1,0 +1,122 @@
+package raft
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"sync"
+	"time"
+
+	etcdraft "go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
+)
+
+// peer owns the outgoing message stream to one member: one goroutine, one
+// TCP connection, and a buffered writer flushed whenever the queue runs dry,
+// so a burst of messages costs one syscall.
+type peer struct {
+	t     *transport
+	id    uint64
+	addr  string
+	queue chan raftpb.Message
+
+	once   sync.Once
+	stopc  chan struct{}
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+func newPeer(t *transport, id uint64, addr string) *peer {
+	ctx, cancel := context.WithCancel(t.ctx)
+	return &peer{t: t, id: id, addr: addr, queue: make(chan raftpb.Message, peerQueueSize),
+		stopc: make(chan struct{}), ctx: ctx, cancel: cancel}
+}
+
+func (p *peer) stop() { p.once.Do(func() { close(p.stopc); p.cancel() }) }
+
+func (p *peer) run() {
+	var (
+		conn      net.Conn
+		bw        *bufio.Writer
+		scratch   []byte
+		downUntil time.Time
+	)
+	defer func() {
+		if conn != nil {
+			conn.Close()
+		}
+	}()
+	for {
+		var m raftpb.Message
+		select {
+		case m = <-p.queue:
+		case <-p.stopc:
+			return
+		}
+		if conn == nil {
+			if time.Now().Before(downUntil) {
+				p.t.h.reportUnreachable(p.id)
+				continue
+			}
+			c, err := p.t.dial(p.ctx, p.addr, connMessages, p.id)
+			if err != nil {
+				downUntil = time.Now().Add(redialBackoff)
+				p.t.h.reportUnreachable(p.id)
+				continue
+			}
+			conn, bw = c, bufio.NewWriterSize(c, 256<<10)
+		}
+		var err error
+		scratch, err = writeFrame(bw, &m, scratch)
+		for err == nil && len(p.queue) > 0 {
+			m = <-p.queue
+			scratch, err = writeFrame(bw, &m, scratch)
+		}
+		if err == nil {
+			err = bw.Flush()
+		}
+		if err != nil {
+			p.t.logger.Debug("raft send failed", "peer", p.id, "addr", p.addr, "err", err)
+			conn.Close()
+			conn, bw = nil, nil
+			p.t.h.reportUnreachable(p.id)
+		}
+	}
+}
+
+// sendSnapshot streams a snapshot on its own connection and reports the
+// outcome to raft, which pauses replication to the peer meanwhile.
+func (p *peer) sendSnapshot(m raftpb.Message) {
+	status := etcdraft.SnapshotFailure
+	defer func() { p.t.h.reportSnapshot(p.id, status) }()
+	c, err := p.t.dial(p.ctx, p.addr, connSnapshot, p.id)
+	if err != nil {
+		p.t.logger.Warn("snapshot dial failed", "peer", p.id, "err", err)
+		return
+	}
+	defer c.Close()
+	stop := context.AfterFunc(p.ctx, func() { c.Close() })
+	defer stop()
+	bw := bufio.NewWriterSize(c, 256<<10)
+	if _, err := writeFrame(bw, &m, nil); err != nil {
+		return
+	}
+	if err := p.t.h.writeSnapshot(p.ctx, bw, m); err != nil {
+		p.t.logger.Warn("snapshot stream failed", "peer", p.id, "err", err)
+		return
+	}
+	if err := bw.Flush(); err != nil {
+		return
+	}
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	ack := make([]byte, 1)
+	c.SetReadDeadline(time.Now().Add(5 * time.Minute))
+	if _, err := c.Read(ack); err != nil || ack[0] != 1 {
+		p.t.logger.Warn("snapshot not acknowledged", "peer", p.id, "err", err)
+		return
+	}
+	p.t.logger.Info("snapshot sent", "peer", p.id, "index", m.Snapshot.Metadata.Index)
+	status = etcdraft.SnapshotFinish
+}

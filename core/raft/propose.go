@@ -1,0 +1,150 @@
+package raft
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.etcd.io/raft/v3/raftpb"
+)
+
+// withTimeout bounds a request by the configured request timeout unless the
+// caller's deadline is sooner.
+func (n *Node) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < n.cfg.RequestTimeout {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, n.cfg.RequestTimeout)
+}
+
+// waitLeader returns once a leader is known. During an election it waits up
+// to two election timeouts, then gives up with ErrNoLeader so callers fail
+// fast instead of hanging.
+func (n *Node) waitLeader(ctx context.Context) error {
+	if n.Leader() != 0 {
+		return nil
+	}
+	limit := 2 * time.Duration(n.cfg.ElectionTicks) * n.cfg.TickInterval
+	t := time.NewTimer(limit)
+	defer t.Stop()
+	for {
+		ch := n.leadCh.wait()
+		if n.Leader() != 0 {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-t.C:
+			return ErrNoLeader
+		case <-ctx.Done():
+			return ctxErr(ctx)
+		case <-n.stopc:
+			return ErrStopped
+		}
+	}
+}
+
+// ctxErr turns a deadline into ErrTimeout (the cluster did not answer) and
+// leaves a caller's cancellation as it is.
+func ctxErr(ctx context.Context) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return ErrTimeout
+	}
+	return ctx.Err()
+}
+
+// Propose replicates data and returns the state machine's result for it once
+// it is committed and applied on this node. Any node may propose; raft
+// forwards a follower's proposal to the leader.
+func (n *Node) Propose(ctx context.Context, data []byte) (any, error) {
+	ctx, cancel := n.withTimeout(ctx)
+	defer cancel()
+	if err := n.waitLeader(ctx); err != nil {
+		n.m.proposalsFailed.Inc()
+		return nil, err
+	}
+	id := n.ids.id()
+	buf := make([]byte, 8+len(data))
+	binary.BigEndian.PutUint64(buf, id)
+	copy(buf[8:], data)
+	ch := n.waits.register(id)
+	if err := n.rn.Propose(ctx, buf); err != nil {
+		n.waits.cancel(id)
+		n.m.proposalsFailed.Inc()
+		return nil, n.proposeErr(ctx, err)
+	}
+	select {
+	case v := <-ch:
+		n.m.proposalsCommited.Inc()
+		if err, ok := v.(error); ok {
+			return nil, err
+		}
+		return v, nil
+	case <-ctx.Done():
+		n.waits.cancel(id)
+		n.m.proposalsFailed.Inc()
+		return nil, ctxErr(ctx)
+	case <-n.stopc:
+		n.waits.cancel(id)
+		return nil, ErrStopped
+	}
+}
+
+func (n *Node) proposeErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctxErr(ctx)
+	}
+	select {
+	case <-n.stopc:
+		return ErrStopped
+	default:
+	}
+	if n.Leader() == 0 {
+		return ErrNoLeader
+	}
+	return fmt.Errorf("%w: %v", ErrNoLeader, err)
+}
+
+// proposeConfChange proposes a membership change and waits for it to apply.
+func (n *Node) proposeConfChange(ctx context.Context, cc raftpb.ConfChange) error {
+	ctx, cancel := n.withTimeout(ctx)
+	defer cancel()
+	if err := n.waitLeader(ctx); err != nil {
+		return err
+	}
+	cc.ID = n.ids.id()
+	ch := n.waits.register(cc.ID)
+	if err := n.rn.ProposeConfChange(ctx, cc); err != nil {
+		n.waits.cancel(cc.ID)
+		return n.proposeErr(ctx, err)
+	}
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		n.waits.cancel(cc.ID)
+		return ctxErr(ctx)
+	case <-n.stopc:
+		n.waits.cancel(cc.ID)
+		return ErrStopped
+	}
+}
+
+// WaitApplied blocks until the state machine has applied index.
+func (n *Node) WaitApplied(ctx context.Context, index uint64) error {
+	for {
+		ch := n.applCh.wait()
+		if n.sm.AppliedIndex() >= index {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctxErr(ctx)
+		case <-n.stopc:
+			return ErrStopped
+		}
+	}
+}

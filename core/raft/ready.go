@@ -1,0 +1,192 @@
+package raft
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	etcdraft "go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
+)
+
+// run is the Ready loop: the one goroutine that persists, sends and applies.
+// Every proposal that arrived since the last Ready shares its single fsync.
+func (n *Node) run() {
+	defer close(n.donec)
+	ticker := time.NewTicker(n.cfg.TickInterval)
+	defer ticker.Stop()
+	promoteEvery := 0
+	for {
+		select {
+		case <-ticker.C:
+			n.rn.Tick()
+			n.lastTick.Store(time.Now().UnixNano())
+			if promoteEvery++; promoteEvery%5 == 0 && n.IsLeader() {
+				n.promoteLearners()
+			}
+		case rd := <-n.rn.Ready():
+			if err := n.handleReady(rd); err != nil {
+				n.fail(err)
+				n.rn.Stop()
+				return
+			}
+			n.rn.Advance()
+			n.lastTick.Store(time.Now().UnixNano())
+		case <-n.stopc:
+			n.rn.Stop()
+			return
+		}
+	}
+}
+
+func (n *Node) handleReady(rd etcdraft.Ready) error {
+	if rd.SoftState != nil {
+		n.setSoftState(rd.SoftState)
+	}
+	if !etcdraft.IsEmptyHardState(rd.HardState) {
+		n.term.Store(rd.HardState.Term)
+		n.m.term.Set(float64(rd.HardState.Term))
+	}
+	// The leader may send appends before its own fsync (raft thesis
+	// 10.2.1): its disk write then overlaps the followers'. Followers must
+	// persist first, since their replies promise durability.
+	leader := n.IsLeader()
+	if leader {
+		n.tr.send(rd.Messages)
+	}
+	if !etcdraft.IsEmptySnap(rd.Snapshot) {
+		if err := n.installSnapshot(rd.Snapshot); err != nil {
+			return err
+		}
+	}
+	if err := n.log.Save(rd.HardState, rd.Entries, rd.MustSync); err != nil {
+		return err
+	}
+	if !leader {
+		n.tr.send(rd.Messages)
+	}
+	if len(rd.ReadStates) > 0 {
+		n.reads.deliver(rd.ReadStates)
+	}
+	if err := n.apply(rd.CommittedEntries); err != nil {
+		return err
+	}
+	if len(rd.CommittedEntries) > 0 {
+		last := rd.CommittedEntries[len(rd.CommittedEntries)-1].Index
+		n.m.applyLag.Set(float64(rd.HardState.Commit) - float64(last))
+	}
+	return n.maybeSnapshot()
+}
+
+func (n *Node) setSoftState(ss *etcdraft.SoftState) {
+	old := n.lead.Swap(ss.Lead)
+	n.state.Store(int32(ss.RaftState))
+	if ss.RaftState == etcdraft.StateLeader {
+		n.m.isLeader.Set(1)
+	} else {
+		n.m.isLeader.Set(0)
+	}
+	if old != ss.Lead {
+		n.m.leaderChanges.Inc()
+		n.logger.Info("leader changed", "from", old, "to", ss.Lead, "state", ss.RaftState.String())
+		n.leadCh.notify()
+	}
+}
+
+// apply hands committed entries to the state machine in one batch, applies
+// membership changes to raft and the transport, then wakes the proposers.
+func (n *Node) apply(ents []raftpb.Entry) error {
+	if len(ents) == 0 {
+		return nil
+	}
+	batch := make([]Applied, 0, len(ents))
+	ids := make([]uint64, 0, len(ents))
+	for i := range ents {
+		e := &ents[i]
+		a := Applied{Index: e.Index, Term: e.Term}
+		var id uint64
+		switch e.Type {
+		case raftpb.EntryNormal:
+			if len(e.Data) >= 8 {
+				id = binary.BigEndian.Uint64(e.Data)
+				a.Data = e.Data[8:]
+			}
+		case raftpb.EntryConfChange:
+			var cc raftpb.ConfChange
+			if err := cc.Unmarshal(e.Data); err != nil {
+				return fmt.Errorf("raft: decode conf change at %d: %w", e.Index, err)
+			}
+			a.Member = n.applyConfChange(cc)
+			id = cc.ID
+		}
+		batch = append(batch, a)
+		ids = append(ids, id)
+	}
+	if err := n.sm.Apply(batch); err != nil {
+		return fmt.Errorf("raft: apply through %d: %w", ents[len(ents)-1].Index, err)
+	}
+	n.m.appliedIndex.Set(float64(n.sm.AppliedIndex()))
+	n.applCh.notify()
+	for i, id := range ids {
+		if id != 0 {
+			n.waits.trigger(id, batch[i].Result)
+		}
+	}
+	return nil
+}
+
+func (n *Node) applyConfChange(cc raftpb.ConfChange) *MemberChange {
+	n.confState = *n.rn.ApplyConfChange(cc)
+	mc := &MemberChange{Type: cc.Type, Member: Member{ID: cc.NodeID}}
+	if len(cc.Context) > 0 {
+		if err := json.Unmarshal(cc.Context, &mc.Member); err != nil {
+			n.logger.Warn("conf change with unreadable context", "node", cc.NodeID, "err", err)
+		}
+		mc.Member.ID = cc.NodeID
+	}
+	switch cc.Type {
+	case raftpb.ConfChangeRemoveNode:
+		n.tr.removePeer(cc.NodeID)
+		if cc.NodeID == n.cfg.ID {
+			n.removed.Store(true)
+			n.logger.Warn("this node was removed from the cluster")
+		}
+	default:
+		addr := mc.Member.PeerAddr
+		if addr == "" {
+			addr = n.tr.peerAddr(cc.NodeID)
+		}
+		n.tr.setPeer(cc.NodeID, addr)
+	}
+	n.appliedMu.Lock()
+	delete(n.promoting, cc.NodeID)
+	n.appliedMu.Unlock()
+	n.logger.Info("membership changed", "type", cc.Type.String(), "node", cc.NodeID, "voters", n.confState.Voters, "learners", n.confState.Learners)
+	return mc
+}
+
+// maybeSnapshot takes a raft snapshot every SnapshotCount applied entries
+// and compacts the log behind it, keeping SnapshotCatchupEntries.
+func (n *Node) maybeSnapshot() error {
+	applied := n.sm.AppliedIndex()
+	if applied-n.snapIndex < n.cfg.SnapshotCount {
+		return nil
+	}
+	// The state behind the snapshot must be durable before the log
+	// entries that produced it may be dropped.
+	if err := n.sm.Sync(); err != nil {
+		return err
+	}
+	if _, err := n.log.CreateSnapshot(applied, &n.confState, nil, n.cfg.SnapshotCatchupEntries); err != nil {
+		return err
+	}
+	n.snapIndex = applied
+	if s, ok := n.sm.(interface{ SnapshotTaken(uint64) }); ok {
+		s.SnapshotTaken(applied)
+	}
+	n.m.snapshots.Inc()
+	n.logger.Debug("snapshot taken", "index", applied)
+	n.pruneSnapFiles(0)
+	return nil
+}

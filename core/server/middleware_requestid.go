@@ -1,0 +1,43 @@
+package server
+
+import (
+	"crypto/rand"
+	"net/http"
+
+	"github.com/trellis-cp/trellis/core/httpx"
+)
+
+// HeaderRequestID carries the request id in both directions.
+const HeaderRequestID = "X-Request-Id"
+
+// maxRequestIDLen bounds an incoming id: it is logged and echoed, so an
+// unbounded one would let a client bloat every log line.
+const maxRequestIDLen = 128
+
+// requestID honours an incoming X-Request-Id (so a proxy's or a client's id
+// follows the request through the logs) or makes one, puts it in the
+// context (httpx.RequestID) and on the response.
+func requestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get(HeaderRequestID)
+		if !validRequestID(id) {
+			id = rand.Text()
+		}
+		w.Header().Set(HeaderRequestID, id)
+		next.ServeHTTP(w, r.WithContext(httpx.WithRequestID(r.Context(), id)))
+	})
+}
+
+// validRequestID accepts short printable ASCII ids; anything else (control
+// characters could forge log lines) is replaced by a generated one.
+func validRequestID(id string) bool {
+	if id == "" || len(id) > maxRequestIDLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; c < 0x21 || c > 0x7e {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,265 @@
+// Package server is a Trellis node's HTTP front: the chi root router with
+// the middleware every request passes through, the core routes that are
+// always on (health, metrics), TLS, and a graceful stop that drains
+// in-flight requests and tells long-lived streams to end.
+//
+// Modules mount their routes on Router(); errors produced here (404, 405,
+// 413, 500) are written in the format of the API family that owns the path
+// (see httpx.FamilyFor), so every family's clients can parse them.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/trellis-cp/trellis/core/httpx"
+	"github.com/trellis-cp/trellis/core/metrics"
+)
+
+// Defaults for zero Options fields.
+const (
+	// DefaultShutdownTimeout bounds how long Shutdown waits for in-flight
+	// requests before closing their connections.
+	DefaultShutdownTimeout = 15 * time.Second
+	// readHeaderTimeout stops slow-loris clients; it is not configurable
+	// because no legitimate client needs longer to send its headers.
+	readHeaderTimeout = 10 * time.Second
+	// idleTimeout closes keep-alive connections nobody uses.
+	idleTimeout = 2 * time.Minute
+)
+
+// Options configure a Server. Zero values pick sensible defaults.
+type Options struct {
+	// Addr is the host:port to listen on; port 0 picks a free port (tests).
+	Addr string
+	// TLSCertFile and TLSKeyFile, when both set, serve HTTPS (TLS 1.2+).
+	TLSCertFile, TLSKeyFile string
+	// MaxBodyBytes limits request bodies; 0 means httpx.DefaultMaxBodyBytes
+	// and a negative value means no limit.
+	MaxBodyBytes int64
+	// ReadTimeout bounds reading a whole request; 0 means none.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds writing a response; 0 means none, which is the
+	// right choice while watch streams are served on the same port.
+	WriteTimeout time.Duration
+	// ShutdownTimeout bounds the graceful part of Shutdown; 0 means
+	// DefaultShutdownTimeout.
+	ShutdownTimeout time.Duration
+	// Logger receives access and error logs; nil means slog.Default().
+	Logger *slog.Logger
+	// Metrics is the node's registry; nil means a private one.
+	Metrics *metrics.Registry
+	// Health answers the health routes; nil means always healthy.
+	Health HealthSource
+}
+
+// Server is a node's HTTP server. Build it with New, mount module routes on
+// Router, then Start; stop it with Shutdown.
+type Server struct {
+	opts    Options
+	log     *slog.Logger
+	metrics *metrics.Registry
+	health  HealthSource
+	mux     *chi.Mux
+
+	// draining is closed when Shutdown begins; request contexts carry it
+	// (httpx.Draining) through BaseContext.
+	draining  chan struct{}
+	drainOnce sync.Once
+	// baseCtx is the parent of every request context; it is cancelled only
+	// once the graceful drain is over, so in-flight requests are not cut
+	// short by the start of a shutdown.
+	baseCtx    context.Context
+	baseCancel context.CancelFunc
+
+	mu        sync.Mutex
+	ln        net.Listener
+	srv       *http.Server
+	serveDone chan struct{}
+	serveErr  error
+	stopped   bool
+}
+
+// New builds a Server and its root router with the core routes mounted.
+// Nothing listens until Start.
+func New(opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = metrics.New()
+	}
+	if opts.MaxBodyBytes == 0 {
+		opts.MaxBodyBytes = httpx.DefaultMaxBodyBytes
+	}
+	if opts.ShutdownTimeout <= 0 {
+		opts.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	s := &Server{
+		opts:     opts,
+		log:      opts.Logger.With("module", "http"),
+		metrics:  opts.Metrics,
+		health:   opts.Health,
+		draining: make(chan struct{}),
+	}
+	if s.health == nil {
+		s.health = alwaysHealthy{}
+	}
+	s.baseCtx, s.baseCancel = context.WithCancel(httpx.WithDraining(context.Background(), s.draining))
+	s.mux = s.newRouter()
+	return s
+}
+
+// Start binds the listener and serves in a goroutine. Binding is
+// synchronous so a port in use is reported here, as an error naming the
+// address, rather than lost in a goroutine.
+func (s *Server) Start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.srv != nil || s.stopped {
+		return errors.New("http: server already started")
+	}
+	tlsConf, err := loadTLS(s.opts.TLSCertFile, s.opts.TLSKeyFile)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", s.opts.Addr)
+	if err != nil {
+		return fmt.Errorf("http: listen %s: %w", s.opts.Addr, listenCause(err))
+	}
+	srv := &http.Server{
+		Handler:           s.mux,
+		TLSConfig:         tlsConf,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       s.opts.ReadTimeout,
+		WriteTimeout:      s.opts.WriteTimeout,
+		IdleTimeout:       idleTimeout,
+		ErrorLog:          newErrorLog(s.log),
+		BaseContext:       func(net.Listener) context.Context { return s.baseCtx },
+	}
+	// Shutdown runs these at its start: streams learn they must end while
+	// the server still waits for them.
+	srv.RegisterOnShutdown(s.beginDrain)
+	s.ln, s.srv, s.serveDone = ln, srv, make(chan struct{})
+
+	scheme := "http"
+	if tlsConf != nil {
+		scheme = "https"
+	}
+	s.log.Info("serving", "addr", ln.Addr().String(), "scheme", scheme)
+	go s.serve(srv, ln, tlsConf != nil)
+	return nil
+}
+
+// serve runs the http.Server until it is shut down; an unexpected end is
+// logged and reported by Shutdown.
+func (s *Server) serve(srv *http.Server, ln net.Listener, useTLS bool) {
+	defer close(s.serveDone)
+	var err error
+	if useTLS {
+		// Certificates come from TLSConfig; ServeTLS also enables HTTP/2.
+		err = srv.ServeTLS(ln, "", "")
+	} else {
+		err = srv.Serve(ln)
+	}
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		s.log.Error("serve stopped", "addr", ln.Addr().String(), "err", err)
+		s.mu.Lock()
+		s.serveErr = fmt.Errorf("http: serve %s: %w", ln.Addr(), err)
+		s.mu.Unlock()
+	}
+}
+
+// Addr returns the bound address once started (with the real port when
+// Options.Addr asked for port 0), else the configured address.
+func (s *Server) Addr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln != nil {
+		return s.ln.Addr().String()
+	}
+	return s.opts.Addr
+}
+
+// URL returns the base URL clients use, http:// or https:// plus Addr.
+func (s *Server) URL() string {
+	if s.opts.TLSCertFile != "" && s.opts.TLSKeyFile != "" {
+		return "https://" + s.Addr()
+	}
+	return "http://" + s.Addr()
+}
+
+// Draining returns a channel closed when Shutdown begins. Handlers reach
+// the same channel through httpx.Draining(r.Context()).
+func (s *Server) Draining() <-chan struct{} { return s.draining }
+
+func (s *Server) beginDrain() { s.drainOnce.Do(func() { close(s.draining) }) }
+
+// Shutdown stops accepting connections, tells streams to end (Draining),
+// and waits for in-flight requests until ctx ends or ShutdownTimeout
+// passes, whichever is first. Connections still open then are closed and
+// the error wraps context.DeadlineExceeded (or ctx's error). Calling it
+// again, or before Start, returns nil.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	srv, done, already := s.srv, s.serveDone, s.stopped
+	s.stopped = true
+	s.mu.Unlock()
+	s.beginDrain()
+	if srv == nil || already {
+		s.baseCancel()
+		return nil
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, s.opts.ShutdownTimeout)
+	defer cancel()
+	start := time.Now()
+	err := srv.Shutdown(ctx)
+	if err != nil {
+		s.log.Warn("graceful shutdown incomplete; closing open connections",
+			"err", err, "waited", time.Since(start))
+		_ = srv.Close()
+		err = fmt.Errorf("http: shutdown: %w", err)
+	}
+	// Handlers still running after a forced close see their context end.
+	s.baseCancel()
+	<-done
+	s.log.Info("stopped", "drain", time.Since(start))
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return errors.Join(err, s.serveErr)
+}
+
+// listenCause strips net.Listen's "listen tcp ADDR: bind:" wrapping so the
+// error reads "http: listen ADDR: address already in use" while still
+// matching errors.Is(err, syscall.EADDRINUSE).
+func listenCause(err error) error {
+	var sysErr *os.SyscallError
+	if errors.As(err, &sysErr) {
+		return sysErr.Err
+	}
+	var opErr *net.OpError
+	if errors.As(err, &opErr) && opErr.Err != nil {
+		return opErr.Err
+	}
+	return err
+}
+
+// alwaysHealthy stands in for a missing HealthSource.
+type alwaysHealthy struct{}
+
+func (alwaysHealthy) Ready(context.Context) error         { return nil }
+func (alwaysHealthy) NodeHealth(context.Context) error    { return nil }
+func (alwaysHealthy) ClusterHealth(context.Context) error { return nil }
+
+var _ HealthSource = alwaysHealthy{}

@@ -1,0 +1,37 @@
+package storage
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// badgerLogger routes Badger's own logging into slog at debug level for
+// chatter and warn/error for problems.
+type badgerLogger struct{ l *slog.Logger }
+
+func (b badgerLogger) Errorf(f string, a ...any)   { b.l.Error(fmt.Sprintf(f, a...)) }
+func (b badgerLogger) Warningf(f string, a ...any) { b.l.Warn(fmt.Sprintf(f, a...)) }
+func (b badgerLogger) Infof(f string, a ...any)    { b.l.Debug(fmt.Sprintf(f, a...)) }
+func (b badgerLogger) Debugf(f string, a ...any)   { b.l.Debug(fmt.Sprintf(f, a...)) }
+
+// baseOptions are the Badger settings both stores share: small tables and
+// memtables suit a control plane whose state is megabytes, not terabytes,
+// and keep idle memory low.
+func baseOptions(dir string, logger *slog.Logger) badger.Options {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return badger.DefaultOptions(dir).
+		WithLogger(badgerLogger{logger}).
+		WithSyncWrites(false).
+		WithMemTableSize(16 << 20).
+		WithBaseTableSize(4 << 20).
+		WithValueLogFileSize(64 << 20).
+		WithValueThreshold(1 << 10).
+		WithNumCompactors(2).
+		WithBlockCacheSize(16 << 20).
+		WithIndexCacheSize(8 << 20).
+		WithDetectConflicts(false)
+}

@@ -1,0 +1,192 @@
+package store
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// readTxn opens a Badger snapshot at rev (0 = newest applied) after checking
+// rev against the compaction point and the applied revision.
+func (sm *stateMachine) readTxn(rev int64) (*badger.Txn, int64, error) {
+	cur := sm.revision()
+	if rev == 0 {
+		rev = cur
+	}
+	if rev > cur {
+		return nil, 0, fmt.Errorf("%w: %d > %d", ErrFutureRevision, rev, cur)
+	}
+	if c := sm.compacted.Load(); rev < c {
+		return nil, 0, fmt.Errorf("%w: %d < %d", ErrCompacted, rev, c)
+	}
+	return sm.db.DB().NewTransactionAt(uint64(rev), false), rev, nil
+}
+
+func (sm *stateMachine) get(ns string, key []byte, rev int64) (*KV, int64, error) {
+	txn, rev, err := sm.readTxn(rev)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer txn.Discard()
+	item, err := txn.Get(dataKey(ns, key))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, rev, ErrNotFound
+	}
+	if err != nil {
+		return nil, rev, fmt.Errorf("store: get %q: %w", key, err)
+	}
+	kv, err := itemKV(item, len(ns)+2)
+	return kv, rev, err
+}
+
+func itemKV(item *badger.Item, prefixLen int) (*KV, error) {
+	raw, err := item.ValueCopy(nil)
+	if err != nil {
+		return nil, fmt.Errorf("store: read value: %w", err)
+	}
+	rec, err := unmarshalRecord(raw)
+	if err != nil {
+		return nil, err
+	}
+	return rec.kv(item.Key()[prefixLen:], int64(item.Version())), nil
+}
+
+// ListOptions page through keys under a prefix in key order.
+type ListOptions struct {
+	// After resumes a listing after this key (the last key of the previous
+	// page); empty starts at the prefix.
+	After string
+	// Limit caps the page; 0 means no limit.
+	Limit int
+	// Revision reads the state as of that revision; 0 is the newest.
+	Revision int64
+	// KeysOnly leaves values out.
+	KeysOnly bool
+	// CountOnly counts the matching keys without returning them.
+	CountOnly bool
+	// Serializable reads this node's local state without a ReadIndex round.
+	Serializable bool
+}
+
+// ListResult is one page.
+type ListResult struct {
+	KVs []*KV
+	// More is true when keys remain after this page.
+	More bool
+	// Count is the number of matching keys when CountOnly was set.
+	Count int64
+	// Revision is the revision the page was read at.
+	Revision int64
+}
+
+func (sm *stateMachine) list(ns string, prefix []byte, opts ListOptions) (*ListResult, error) {
+	txn, rev, err := sm.readTxn(opts.Revision)
+	if err != nil {
+		return nil, err
+	}
+	defer txn.Discard()
+	p := dataKey(ns, prefix)
+	nsLen := len(p) - len(prefix)
+	it := txn.NewIterator(badger.IteratorOptions{
+		Prefix:         p,
+		PrefetchValues: !opts.KeysOnly && !opts.CountOnly,
+		PrefetchSize:   64,
+	})
+	defer it.Close()
+	start := p
+	if opts.After != "" {
+		start = append(dataKey(ns, []byte(opts.After)), 0)
+	}
+	res := &ListResult{Revision: rev}
+	for it.Seek(start); it.Valid(); it.Next() {
+		item := it.Item()
+		if opts.CountOnly {
+			res.Count++
+			continue
+		}
+		if opts.Limit > 0 && len(res.KVs) == opts.Limit {
+			res.More = true
+			break
+		}
+		if opts.KeysOnly {
+			kv := &KV{Key: string(item.Key()[nsLen:]), ModRevision: int64(item.Version())}
+			res.KVs = append(res.KVs, kv)
+			continue
+		}
+		kv, err := itemKV(item, nsLen)
+		if err != nil {
+			return nil, err
+		}
+		res.KVs = append(res.KVs, kv)
+	}
+	return res, nil
+}
+
+// events calls fn for each change under prefix in namespace ns with
+// revision in (after, upto], in revision order, until fn returns false.
+func (sm *stateMachine) events(ns string, prefix []byte, after, upto int64, fn func(Event) bool) error {
+	if c := sm.compacted.Load(); after+1 < c {
+		return fmt.Errorf("%w: watch from %d, compacted at %d", ErrCompacted, after+1, c)
+	}
+	txn := sm.db.DB().NewTransactionAt(uint64(upto), false)
+	defer txn.Discard()
+	base := nsPrefix(tagEvent, ns)
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: base, PrefetchValues: true, PrefetchSize: 128})
+	defer it.Close()
+	for it.Seek(eventKey(ns, after+1, 0)); it.Valid(); it.Next() {
+		item := it.Item()
+		k := item.Key()
+		rev := int64(beUint64(k[len(base):]))
+		if rev > upto {
+			break
+		}
+		var ev Event
+		err := item.Value(func(v []byte) error {
+			var derr error
+			ev, derr = decodeEvent(v, rev)
+			return derr
+		})
+		if err != nil {
+			return fmt.Errorf("store: read event at %d: %w", rev, err)
+		}
+		if !bytes.HasPrefix([]byte(ev.KV.Key), prefix) {
+			continue
+		}
+		if !fn(ev) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// expired lists keys whose TTL ran out at or before nowMs, at most limit.
+func (sm *stateMachine) expired(nowMs int64, limit int) ([]Op, error) {
+	txn := sm.db.DB().NewTransactionAt(uint64(sm.revision()), false)
+	defer txn.Discard()
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{tagTTL}, PrefetchValues: true})
+	defer it.Close()
+	var ops []Op
+	for it.Rewind(); it.Valid() && len(ops) < limit; it.Next() {
+		at, ns, key, err := splitTTLKey(it.Item().Key())
+		if err != nil {
+			return nil, err
+		}
+		if at > nowMs {
+			break
+		}
+		var modRev uint64
+		if err := it.Item().Value(func(v []byte) error {
+			if len(v) != 8 {
+				return errCorrupt
+			}
+			modRev = beUint64(v)
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+		ops = append(ops, Op{Type: OpExpire, Namespace: ns, Key: append([]byte(nil), key...), ModRevision: int64(modRev)})
+	}
+	return ops, nil
+}

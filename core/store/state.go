@@ -1,0 +1,284 @@
+package store
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/dgraph-io/badger/v4"
+	"go.etcd.io/raft/v3/raftpb"
+
+	"github.com/trellis-cp/trellis/core/raft"
+	"github.com/trellis-cp/trellis/core/storage"
+)
+
+// stateMachine is the replicated state: namespaced keys with MVCC revisions
+// on the managed-mode StateDB. The raft index of an entry is the revision of
+// everything it writes. Apply runs only on the Ready loop goroutine; reads run
+// anywhere, at a Badger snapshot of some applied revision.
+type stateMachine struct {
+	db     *storage.StateDB
+	logger *slog.Logger
+
+	applied   atomic.Uint64
+	compacted atomic.Int64
+	// snapIndex is the newest raft snapshot index; Badger may only discard
+	// versions at or below it, so that snapshot stays streamable.
+	snapIndex atomic.Uint64
+
+	mu      sync.Mutex
+	members map[uint64]raft.Member
+	// changed is closed and replaced after every applied batch; watchers
+	// wait on it instead of polling.
+	changed chan struct{}
+}
+
+var _ raft.StateMachine = (*stateMachine)(nil)
+
+func newStateMachine(db *storage.StateDB, logger *slog.Logger) (*stateMachine, error) {
+	sm := &stateMachine{db: db, logger: logger, members: map[uint64]raft.Member{}, changed: make(chan struct{})}
+	if err := sm.loadMeta(); err != nil {
+		return nil, err
+	}
+	return sm, nil
+}
+
+// loadMeta reads the applied index, compaction point and member table.
+func (sm *stateMachine) loadMeta() error {
+	txn := sm.db.DB().NewTransactionAt(storage.MaxTs, false)
+	defer txn.Discard()
+	if v, err := getU64(txn, metaApplied); err != nil {
+		return err
+	} else {
+		sm.applied.Store(v)
+	}
+	if v, err := getU64(txn, metaCompacted); err != nil {
+		return err
+	} else {
+		sm.compacted.Store(int64(v))
+	}
+	members := map[uint64]raft.Member{}
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: metaMember, PrefetchValues: true})
+	defer it.Close()
+	for it.Rewind(); it.Valid(); it.Next() {
+		var m raft.Member
+		if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &m) }); err != nil {
+			return fmt.Errorf("store: decode member: %w", err)
+		}
+		members[m.ID] = m
+	}
+	sm.mu.Lock()
+	sm.members = members
+	sm.mu.Unlock()
+	return nil
+}
+
+func getU64(txn *badger.Txn, key []byte) (uint64, error) {
+	item, err := txn.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("store: read %s: %w", key, err)
+	}
+	var v uint64
+	err = item.Value(func(b []byte) error {
+		if len(b) != 8 {
+			return errCorrupt
+		}
+		v = binary.BigEndian.Uint64(b)
+		return nil
+	})
+	return v, err
+}
+
+func u64bytes(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
+
+// AppliedIndex implements raft.StateMachine.
+func (sm *stateMachine) AppliedIndex() uint64 { return sm.applied.Load() }
+
+// Members implements raft.StateMachine.
+func (sm *stateMachine) Members() []raft.Member {
+	sm.mu.Lock()
+	defer sm.mu.Unlock()
+	out := make([]raft.Member, 0, len(sm.members))
+	for _, m := range sm.members {
+		out = append(out, m)
+	}
+	return out
+}
+
+// changedCh returns a channel closed at the next applied batch.
+func (sm *stateMachine) changedCh() <-chan struct{} {
+	sm.mu.Lock()
+	defer sm.mu.Unlock()
+	return sm.changed
+}
+
+func (sm *stateMachine) notify() {
+	sm.mu.Lock()
+	close(sm.changed)
+	sm.changed = make(chan struct{})
+	sm.mu.Unlock()
+}
+
+// Sync implements raft.StateMachine.
+func (sm *stateMachine) Sync() error { return sm.db.Sync() }
+
+// WriteSnapshot implements raft.StateMachine.
+func (sm *stateMachine) WriteSnapshot(ctx context.Context, w io.Writer, index uint64) error {
+	return sm.db.WriteSnapshot(ctx, w, index)
+}
+
+// RestoreSnapshot implements raft.StateMachine.
+func (sm *stateMachine) RestoreSnapshot(r io.Reader, index uint64) error {
+	if err := sm.db.RestoreSnapshot(r); err != nil {
+		return err
+	}
+	if err := sm.loadMeta(); err != nil {
+		return err
+	}
+	if got := sm.applied.Load(); got != index {
+		return fmt.Errorf("store: snapshot holds index %d, want %d", got, index)
+	}
+	// History before the snapshot did not come with it.
+	if sm.compacted.Load() < int64(index) {
+		sm.compacted.Store(int64(index))
+	}
+	sm.snapIndex.Store(index)
+	sm.notify()
+	return nil
+}
+
+// setSnapshotIndex records a new raft snapshot so compaction may go up to it.
+func (sm *stateMachine) setSnapshotIndex(i uint64) {
+	sm.snapIndex.Store(i)
+	sm.updateDiscardTs()
+}
+
+func (sm *stateMachine) updateDiscardTs() {
+	ts := uint64(sm.compacted.Load())
+	if s := sm.snapIndex.Load(); s < ts {
+		ts = s
+	}
+	if ts > 0 {
+		sm.db.SetDiscardTs(ts - 1)
+	}
+}
+
+// Apply implements raft.StateMachine: one Badger write batch for the whole
+// batch of entries, each entry's writes at its own index.
+func (sm *stateMachine) Apply(entries []raft.Applied) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	b := sm.newBatch(sm.applied.Load())
+	last := uint64(0)
+	for i := range entries {
+		e := &entries[i]
+		if e.Index <= sm.applied.Load() {
+			continue
+		}
+		last = e.Index
+		switch {
+		case e.Member != nil:
+			if err := b.applyMember(e.Index, e.Member); err != nil {
+				return err
+			}
+		case len(e.Data) > 0:
+			cmd, err := UnmarshalCommand(e.Data)
+			if err != nil {
+				// A corrupt command is skipped the same way on every node.
+				sm.logger.Error("skipping undecodable command", "index", e.Index, "err", err)
+				e.Result = err
+				continue
+			}
+			if cmd.needsFlush() {
+				if err := b.flush(); err != nil {
+					return err
+				}
+				b = sm.newBatch(e.Index - 1)
+			}
+			res, err := b.applyCommand(e.Index, cmd)
+			if err != nil {
+				return err
+			}
+			e.Result = res
+		}
+	}
+	if last == 0 {
+		return nil
+	}
+	if err := b.wb.SetEntryAt(badger.NewEntry(metaApplied, u64bytes(last)), last); err != nil {
+		return fmt.Errorf("store: record applied index: %w", err)
+	}
+	if err := b.flush(); err != nil {
+		return err
+	}
+	sm.applied.Store(last)
+	sm.notify()
+	return nil
+}
+
+func (c *Command) needsFlush() bool {
+	if c.Kind == KindCompact {
+		return true
+	}
+	for _, ops := range [][]Op{c.Success, c.Failure} {
+		for i := range ops {
+			if ops[i].Type == OpDeletePrefix {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Revision is the newest applied revision.
+func (sm *stateMachine) revision() int64 { return int64(sm.applied.Load()) }
+
+// memberUpdate turns a committed membership change into the member table.
+func (b *batch) applyMember(index uint64, mc *raft.MemberChange) error {
+	sm := b.sm
+	sm.mu.Lock()
+	defer sm.mu.Unlock()
+	key := memberKey(mc.Member.ID)
+	switch mc.Type {
+	case raftpb.ConfChangeRemoveNode:
+		delete(sm.members, mc.Member.ID)
+		return b.wb.DeleteAt(key, index)
+	default:
+		m := sm.members[mc.Member.ID]
+		m.ID = mc.Member.ID
+		if mc.Member.PeerAddr != "" {
+			m.PeerAddr = mc.Member.PeerAddr
+		}
+		if mc.Member.HTTPAddr != "" {
+			m.HTTPAddr = mc.Member.HTTPAddr
+		}
+		if mc.Member.Name != "" {
+			m.Name = mc.Member.Name
+		}
+		switch mc.Type {
+		case raftpb.ConfChangeAddLearnerNode:
+			m.Learner = true
+		case raftpb.ConfChangeAddNode:
+			m.Learner = false
+		}
+		sm.members[m.ID] = m
+		v, err := json.Marshal(m)
+		if err != nil {
+			return err
+		}
+		return b.wb.SetEntryAt(badger.NewEntry(key, v), index)
+	}
+}
+
+// SnapshotTaken is called by the raft node after a snapshot at index.
+func (sm *stateMachine) SnapshotTaken(index uint64) { sm.setSnapshotIndex(index) }
