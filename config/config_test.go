@@ -360,6 +360,16 @@ func TestDecodeModuleOptions(t *testing.T) {
 		t.Errorf("defaults not kept: %+v", got)
 	}
 
+	// Lists replace the default rather than merging element by element.
+	got = defaults()
+	got.Prefixes = []string{"z", "y", "x"}
+	if err := DecodeModuleOptions("kv", map[string]any{"prefixes": []any{"a"}}, &got); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got.Prefixes, []string{"a"}) {
+		t.Errorf("prefixes = %q, want [a]", got.Prefixes)
+	}
+
 	errs := []struct {
 		opts map[string]any
 		want []string
@@ -371,6 +381,8 @@ func TestDecodeModuleOptions(t *testing.T) {
 		{map[string]any{"watch_timeout": "soon"}, []string{"modules.kv.watch_timeout", "duration"}},
 		{map[string]any{"limits": map[string]any{"kees": 1}}, []string{"modules.kv.limits", "kees"}},
 		{map[string]any{"Compact": true}, []string{"modules.kv.Compact", "unknown key"}},
+		{map[string]any{"limits": map[string]any{"keys": "many"}}, []string{"modules.kv.limits.keys"}},
+		{map[string]any{"prefixes": map[string]any{"a": 1}}, []string{"modules.kv.prefixes"}},
 	}
 	for _, e := range errs {
 		got := defaults()
@@ -466,7 +478,7 @@ func TestLoadErrors(t *testing.T) {
 			want: []string{"TRELLIS_MODULES_NOPE_ENABLED", "no such config key"}},
 		{name: "env wrong type", env: []string{"TRELLIS_RAFT_SNAPSHOT_COUNT=lots"},
 			want: []string{"TRELLIS_RAFT_SNAPSHOT_COUNT", "raft.snapshot_count", `"lots"`}},
-		{name: "env octal-looking int is decimal", env: []string{"TRELLIS_RAFT_ELECTION_TICKS=0x10"},
+		{name: "env hex int rejected", env: []string{"TRELLIS_RAFT_ELECTION_TICKS=0x10"},
 			want: []string{"TRELLIS_RAFT_ELECTION_TICKS", "raft.election_ticks"}},
 		{name: "env bad duration", env: []string{"TRELLIS_HTTP_READ_TIMEOUT=100"},
 			want: []string{"TRELLIS_HTTP_READ_TIMEOUT", "http.read_timeout", "duration"}},
@@ -568,6 +580,14 @@ func TestNonexistentFileIsNotExist(t *testing.T) {
 	_, err := Load(serveFlags(t, "--config", filepath.Join(t.TempDir(), "x.yaml")), nil)
 	if !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("errors.Is(%v, fs.ErrNotExist) = false", err)
+	}
+}
+
+func TestEnvIntegersAreDecimal(t *testing.T) {
+	t.Parallel()
+	c := mustLoad(t, nil, []string{"TRELLIS_RAFT_ELECTION_TICKS=010", "TRELLIS_AUTH_ENABLED=false"})
+	if c.Raft.ElectionTicks != 10 || c.Auth.Enabled {
+		t.Errorf("election_ticks %d auth.enabled %v", c.Raft.ElectionTicks, c.Auth.Enabled)
 	}
 }
 

@@ -49,8 +49,11 @@ func envLayer(environ []string, modules []string) (layer, error) {
 		if len(unknown) > 1 {
 			more = fmt.Sprintf(" (and %d more)", len(unknown)-1)
 		}
-		return layer{}, fmt.Errorf("config: environment: %s: no such config key%s%s",
-			name, suggest(name, envNames()), more)
+		hint := suggest(name, envNames())
+		if strings.HasPrefix(name, envPrefix+"MODULES_") && hint == "" {
+			hint = " (modules: " + strings.Join(modules, ", ") + ")"
+		}
+		return layer{}, fmt.Errorf("config: environment: %s: no such config key%s%s", name, hint, more)
 	}
 	return checkLayer(ek.All(), source{
 		text:   true,

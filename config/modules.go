@@ -2,6 +2,7 @@ package config
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"maps"
 	"reflect"
@@ -44,8 +45,8 @@ func DecodeModuleOptions(module string, opts map[string]any, into any) error {
 			return fmt.Errorf("config: %s%s: unknown key%s", prefix, key,
 				suggest(key, slices.Sorted(maps.Keys(fields))))
 		}
-		if err := decodeOption(rv.Elem().FieldByIndex(idx), opts[key]); err != nil {
-			return fmt.Errorf("config: %s%s: %w", prefix, key, err)
+		if err := decodeOption(prefix, key, rv.Elem().FieldByIndex(idx), opts[key]); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -78,10 +79,11 @@ func optionFields(t reflect.Type) map[string][]int {
 	return out
 }
 
-// decodeOption sets one field. Scalars go through convert, so they get the
-// same checks and messages as the core keys; composite values (lists,
-// nested sections) go through mapstructure with unknown keys rejected.
-func decodeOption(field reflect.Value, v any) error {
+// decodeOption sets one field from opts[key]. Scalars go through convert,
+// so they get the same checks and messages as the core keys; composite
+// values (lists, nested sections) go through mapstructure, which rejects
+// unknown keys and replaces rather than merges lists and maps.
+func decodeOption(prefix, key string, field reflect.Value, v any) error {
 	if v == nil {
 		return nil // "key:" with no value keeps the default
 	}
@@ -90,25 +92,37 @@ func decodeOption(field reflect.Value, v any) error {
 		_, isText := v.(string)
 		out, err := convert(t, v, isText)
 		if err != nil {
-			return err
+			return fmt.Errorf("config: %s%s: %w", prefix, key, err)
 		}
 		field.Set(reflect.ValueOf(out).Convert(t))
 		return nil
 	}
+	// Decode through a one-field struct tagged with key, so mapstructure's
+	// error names the path below the module ("limits.kees").
+	wrapper := reflect.New(reflect.StructOf([]reflect.StructField{{
+		Name: "V", Type: t, Tag: reflect.StructTag(`koanf:"` + key + `"`),
+	}})).Elem()
+	wrapper.Field(0).Set(field)
 	dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
 		TagName:          "koanf",
 		ErrorUnused:      true,
+		ZeroFields:       true,
 		WeaklyTypedInput: true,
 		MatchName:        func(mapKey, fieldName string) bool { return mapKey == fieldName },
 		DecodeHook:       mapstructure.StringToTimeDurationHookFunc(),
-		Result:           field.Addr().Interface(),
+		Result:           wrapper.Addr().Interface(),
 	})
 	if err != nil {
-		return err
+		return fmt.Errorf("config: %s%s: %w", prefix, key, err)
 	}
-	if err := dec.Decode(v); err != nil {
-		return lineError{err}
+	if err := dec.Decode(map[string]any{key: v}); err != nil {
+		var de *mapstructure.DecodeError
+		if errors.As(err, &de) && de.Name() != "" {
+			return fmt.Errorf("config: %s%s: %w", prefix, de.Name(), lineError{de.Unwrap()})
+		}
+		return fmt.Errorf("config: %s%s: %w", prefix, key, lineError{err})
 	}
+	field.Set(wrapper.Field(0))
 	return nil
 }
 

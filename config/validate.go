@@ -122,8 +122,8 @@ func (c *Config) validateRaft() error {
 		return keyErr("raft.heartbeat_ticks", "must be greater than 0, got %d", r.HeartbeatTicks)
 	}
 	if r.ElectionTicks <= r.HeartbeatTicks {
-		return keyErr("raft.election_ticks", "must be greater than raft.heartbeat_ticks (%d), got %d",
-			r.HeartbeatTicks, r.ElectionTicks)
+		return &keyError{key: "raft.election_ticks", cause: "raft.heartbeat_ticks", err: fmt.Errorf(
+			"must be greater than raft.heartbeat_ticks (%d), got %d", r.HeartbeatTicks, r.ElectionTicks)}
 	}
 	if r.RequestTimeout <= 0 {
 		return keyErr("raft.request_timeout", "must be greater than 0, got %s", r.RequestTimeout)
@@ -158,11 +158,11 @@ func nonNegative(ds map[string]time.Duration) error {
 func checkTLS(prefix string, t TLSConfig) error {
 	switch {
 	case t.CertFile != "" && t.KeyFile == "":
-		return &keyError{prefix + ".key_file", fmt.Errorf("must be set when %s.cert_file is", prefix),
-			prefix + ".cert_file"}
+		return &keyError{key: prefix + ".key_file", cause: prefix + ".cert_file",
+			err: fmt.Errorf("must be set when %s.cert_file is", prefix)}
 	case t.KeyFile != "" && t.CertFile == "":
-		return &keyError{prefix + ".cert_file", fmt.Errorf("must be set when %s.key_file is", prefix),
-			prefix + ".key_file"}
+		return &keyError{key: prefix + ".cert_file", cause: prefix + ".key_file",
+			err: fmt.Errorf("must be set when %s.key_file is", prefix)}
 	case t.CAFile != "" && t.CertFile == "":
 		return keyErr(prefix+".ca_file", "needs %s.cert_file and %s.key_file", prefix, prefix)
 	}

@@ -37,10 +37,10 @@ func ErrorFamily(w http.ResponseWriter, f Family, status int, msg string) {
 }
 
 // ErrorCode writes an etcdmonitor-style error with a machine-readable code,
-// {"error": msg, "code": code}, e.g. code "key_not_found" with 404. For the
-// JSON families without codes' envelopes (RobustMQ) and the plain-text
-// families the code is dropped and Error's format is used, so a shared
-// helper may call ErrorCode on any route.
+// {"error": msg, "code": code}, e.g. code "key_not_found" with 404. The
+// families whose error format has no place for such a code (RobustMQ's
+// envelope, the plain-text ones) get Error's format without it, so shared
+// code may call ErrorCode on any route.
 func ErrorCode(w http.ResponseWriter, r *http.Request, status int, code, msg string) {
 	switch f := FamilyFor(r.URL.Path); f {
 	case FamilyEtcdmonitor, FamilyCore:

@@ -69,6 +69,8 @@ type Node struct {
 	term  atomic.Uint64
 	state atomic.Int32 // etcdraft.StateType
 
+	applied atomic.Pointer[appliedState]
+
 	// Owned by the Ready loop.
 	confState raftpb.ConfState
 	snapIndex uint64

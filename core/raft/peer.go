@@ -87,6 +87,7 @@ func (p *peer) run() {
 // sendSnapshot streams a snapshot on its own connection and reports the
 // outcome to raft, which pauses replication to the peer meanwhile.
 func (p *peer) sendSnapshot(m raftpb.Message) {
+	m = p.t.h.mergeSnapshot(m)
 	status := etcdraft.SnapshotFailure
 	defer func() { p.t.h.reportSnapshot(p.id, status) }()
 	c, err := p.t.dial(p.ctx, p.addr, connSnapshot, p.id)

@@ -126,6 +126,7 @@ func (n *Node) apply(ents []raftpb.Entry) error {
 	if err := n.sm.Apply(batch); err != nil {
 		return fmt.Errorf("raft: apply through %d: %w", ents[len(ents)-1].Index, err)
 	}
+	n.publishApplied(ents[len(ents)-1].Term)
 	n.m.appliedIndex.Set(float64(n.sm.AppliedIndex()))
 	n.applCh.notify()
 	for i, id := range ids {
@@ -189,4 +190,16 @@ func (n *Node) maybeSnapshot() error {
 	n.logger.Debug("snapshot taken", "index", applied)
 	n.pruneSnapFiles(0)
 	return nil
+}
+
+// publishApplied records the applied index, its term and the membership for
+// snapshot senders on other goroutines.
+func (n *Node) publishApplied(term uint64) {
+	n.applied.Store(&appliedState{index: n.sm.AppliedIndex(), term: term, conf: cloneConfState(n.confState)})
+}
+
+func cloneConfState(cs raftpb.ConfState) raftpb.ConfState {
+	c := func(s []uint64) []uint64 { return append([]uint64(nil), s...) }
+	return raftpb.ConfState{Voters: c(cs.Voters), Learners: c(cs.Learners), VotersOutgoing: c(cs.VotersOutgoing),
+		LearnersNext: c(cs.LearnersNext), AutoLeave: cs.AutoLeave}
 }

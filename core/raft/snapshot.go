@@ -23,6 +23,28 @@ func (n *Node) reportSnapshot(id uint64, status etcdraft.SnapshotStatus) {
 	n.rn.ReportSnapshot(id, status)
 }
 
+// appliedState is the newest applied index with its term and membership,
+// published by the Ready loop after every apply.
+type appliedState struct {
+	index, term uint64
+	conf        raftpb.ConfState
+}
+
+// mergeSnapshot replaces the metadata of the snapshot raft chose (its last
+// stored one, which may predate a member's own addition) with the newest
+// applied state, as etcd's merged snapshots do. The receiver then always
+// finds itself in the snapshot's configuration, and gets fresher data.
+func (n *Node) mergeSnapshot(m raftpb.Message) raftpb.Message {
+	st := n.applied.Load()
+	if st == nil || st.index <= m.Snapshot.Metadata.Index {
+		return m
+	}
+	snap := *m.Snapshot
+	snap.Metadata = raftpb.SnapshotMetadata{Index: st.index, Term: st.term, ConfState: st.conf}
+	m.Snapshot = &snap
+	return m
+}
+
 // writeSnapshot streams the state as of the snapshot's index. The state
 // store is MVCC and never discards versions above the newest snapshot, so
 // this is consistent while writes go on.
@@ -72,6 +94,7 @@ func (n *Node) installSnapshot(snap raftpb.Snapshot) error {
 	}
 	n.confState = snap.Metadata.ConfState
 	n.snapIndex = index
+	n.publishApplied(snap.Metadata.Term)
 	for _, m := range n.sm.Members() {
 		n.tr.setPeer(m.ID, m.PeerAddr)
 	}

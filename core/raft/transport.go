@@ -47,6 +47,9 @@ type transportHandler interface {
 	reportSnapshot(id uint64, status etcdraft.SnapshotStatus)
 	// receiveSnapshot stores an incoming snapshot stream durably.
 	receiveSnapshot(m raftpb.Message, r io.Reader) error
+	// mergeSnapshot rewrites an outgoing MsgSnap to describe the newest
+	// applied state, which is what writeSnapshot will stream.
+	mergeSnapshot(m raftpb.Message) raftpb.Message
 	// writeSnapshot streams the state behind an outgoing MsgSnap.
 	writeSnapshot(ctx context.Context, w io.Writer, m raftpb.Message) error
 }

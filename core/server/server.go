@@ -126,7 +126,7 @@ func (s *Server) Start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.srv != nil || s.stopped {
-		return errors.New("http: server already started")
+		return errors.New("http: server already started or shut down")
 	}
 	tlsConf, err := loadTLS(s.opts.TLSCertFile, s.opts.TLSKeyFile)
 	if err != nil {
@@ -208,7 +208,7 @@ func (s *Server) beginDrain() { s.drainOnce.Do(func() { close(s.draining) }) }
 // and waits for in-flight requests until ctx ends or ShutdownTimeout
 // passes, whichever is first. Connections still open then are closed and
 // the error wraps context.DeadlineExceeded (or ctx's error). Calling it
-// again, or before Start, returns nil.
+// again, or before Start, returns nil at once; a Server is not restarted.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	srv, done, already := s.srv, s.serveDone, s.stopped

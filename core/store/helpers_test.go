@@ -1,0 +1,96 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/trellis-cp/trellis/core/internal/testutil"
+	"github.com/trellis-cp/trellis/core/raft"
+)
+
+func testLogger() *slog.Logger {
+	level := slog.LevelWarn
+	if os.Getenv("TRELLIS_TEST_DEBUG") != "" {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}
+
+func raftConfig(id uint64, addr string, cluster map[uint64]string) raft.Config {
+	return raft.Config{
+		ID: id, Name: fmt.Sprintf("node-%d", id), PeerAddr: addr, InitialCluster: cluster,
+		SnapshotCount: 10000, SnapshotCatchupEntries: 5000,
+		TickInterval: 20 * time.Millisecond, ElectionTicks: 10, HeartbeatTicks: 1,
+		RequestTimeout: 3 * time.Second,
+	}
+}
+
+// openSingle starts a one-node store in dir (a fresh temp dir when empty).
+func openSingle(t *testing.T, dir string) *Store {
+	t.Helper()
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	addr := testutil.FreeAddr(t)
+	s, err := Open(Options{DataDir: dir, Raft: raftConfig(1, addr, nil), Logger: testLogger(), TTLInterval: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	waitLeader(t, s)
+	return s
+}
+
+func waitLeader(t *testing.T, stores ...*Store) {
+	t.Helper()
+	testutil.Eventually(t, 10*time.Second, "a leader", func() bool {
+		for _, s := range stores {
+			if s.Raft().Leader() == 0 {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+func ns(t *testing.T, s *Store, name string) *Namespace {
+	t.Helper()
+	n, err := s.Namespace(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+func mustPut(t *testing.T, n *Namespace, key, value string) *TxnResult {
+	t.Helper()
+	res, err := n.Put(ctx(t), key, []byte(value), PutOptions{})
+	if err != nil {
+		t.Fatalf("put %s: %v", key, err)
+	}
+	return res
+}
+
+func mustGet(t *testing.T, n *Namespace, key string, o ReadOptions) *KV {
+	t.Helper()
+	kv, err := n.Get(ctx(t), key, o)
+	if err != nil {
+		t.Fatalf("get %s: %v", key, err)
+	}
+	return kv
+}
+
+func contextWithCancel(t *testing.T) (context.Context, context.CancelFunc) {
+	c, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	return c, cancel
+}
