@@ -183,6 +183,11 @@ func (n *Node) startRaft() {
 		}
 		n.logger.Info("starting new raft cluster", "id", n.cfg.ID, "members", len(peers))
 		n.rn = etcdraft.StartNode(rc, peers)
+		if len(peers) == 1 {
+			// Alone there is nobody to wait for: lead now instead of after
+			// a full election timeout.
+			go n.rn.Campaign(n.runtimeCtx)
+		}
 	}
 }
 

@@ -255,3 +255,12 @@ func (s *LogStore) Close() error {
 	}
 	return nil
 }
+
+var keyProbe = []byte("probe")
+
+// Probe writes a small key to check the log accepts writes (health checks).
+func (s *LogStore) Probe() error {
+	return s.db.Update(func(txn *badger.Txn) error {
+		return txn.Set(keyProbe, []byte(time.Now().UTC().Format(time.RFC3339Nano)))
+	})
+}

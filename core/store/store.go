@@ -184,3 +184,6 @@ func (s *Store) expireLoop() {
 		cancel()
 	}
 }
+
+// Probe checks that storage accepts writes.
+func (s *Store) Probe() error { return s.log.Probe() }

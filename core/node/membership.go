@@ -1,0 +1,193 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/trellis-cp/trellis/core/httpx"
+	"github.com/trellis-cp/trellis/core/raft"
+)
+
+// Core membership routes. A new node calls POST /raft/join on any member;
+// the others serve operators and the CLI. When raft.join_token is set every
+// call must carry it in X-Trellis-Join-Token.
+const joinTokenHeader = "X-Trellis-Join-Token"
+
+type joinRequest struct {
+	ID       uint64 `json:"id"`
+	Name     string `json:"name"`
+	PeerAddr string `json:"peer_addr"`
+	HTTPAddr string `json:"http_addr"`
+}
+
+type membersResponse struct {
+	Leader  uint64        `json:"leader"`
+	Members []raft.Member `json:"members"`
+}
+
+func (n *Node) mountMembership(r chi.Router) {
+	r.Route("/raft", func(r chi.Router) {
+		r.Use(n.requireJoinToken)
+		r.Get("/members", n.listMembers)
+		r.Post("/join", n.handleJoin)
+		r.Delete("/members/{id}", n.removeMember)
+		r.Post("/transfer-leader", n.transferLeader)
+	})
+}
+
+func (n *Node) requireJoinToken(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		want := n.cfg.Raft.JoinToken
+		if want != "" && subtle.ConstantTimeCompare([]byte(r.Header.Get(joinTokenHeader)), []byte(want)) != 1 {
+			httpx.Error(w, r, http.StatusUnauthorized, "missing or wrong "+joinTokenHeader)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (n *Node) listMembers(w http.ResponseWriter, r *http.Request) {
+	rn := n.store.Raft()
+	httpx.JSON(w, http.StatusOK, membersResponse{Leader: rn.Leader(), Members: rn.Members()})
+}
+
+func (n *Node) handleJoin(w http.ResponseWriter, r *http.Request) {
+	var req joinRequest
+	if err := httpx.DecodeJSON(w, r, &req); err != nil {
+		writeDecodeError(w, r, err)
+		return
+	}
+	switch {
+	case req.ID == 0:
+		httpx.Error(w, r, http.StatusBadRequest, "id: required, a positive integer")
+		return
+	case req.PeerAddr == "":
+		httpx.Error(w, r, http.StatusBadRequest, "peer_addr: required")
+		return
+	}
+	members, err := n.store.Raft().AddMember(r.Context(), raft.Member{ID: req.ID, Name: req.Name, PeerAddr: req.PeerAddr, HTTPAddr: req.HTTPAddr})
+	if err != nil {
+		writeRaftError(w, r, err)
+		return
+	}
+	n.logger.Info("member joined as learner", "module", "raft", "id", req.ID, "peer_addr", req.PeerAddr)
+	httpx.JSON(w, http.StatusOK, membersResponse{Leader: n.store.Raft().Leader(), Members: members})
+}
+
+func (n *Node) removeMember(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseUint(chi.URLParam(r, "id"), 10, 64)
+	if err != nil || id == 0 {
+		httpx.Error(w, r, http.StatusBadRequest, "member id must be a positive integer")
+		return
+	}
+	if err := n.store.Raft().RemoveMember(r.Context(), id); err != nil {
+		writeRaftError(w, r, err)
+		return
+	}
+	httpx.JSON(w, http.StatusOK, map[string]any{"removed": id})
+}
+
+func (n *Node) transferLeader(w http.ResponseWriter, r *http.Request) {
+	var to uint64
+	if s := r.URL.Query().Get("to"); s != "" {
+		v, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			httpx.Error(w, r, http.StatusBadRequest, "to must be a member id")
+			return
+		}
+		to = v
+	}
+	if err := n.store.Raft().TransferLeadership(r.Context(), to); err != nil {
+		writeRaftError(w, r, err)
+		return
+	}
+	httpx.JSON(w, http.StatusOK, map[string]any{"leader": n.store.Raft().Leader()})
+}
+
+func writeDecodeError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, httpx.ErrTooLarge) {
+		httpx.Error(w, r, http.StatusRequestEntityTooLarge, err.Error())
+		return
+	}
+	httpx.Error(w, r, http.StatusBadRequest, err.Error())
+}
+
+// writeRaftError maps cluster errors onto status codes: unavailability is
+// 503, unknown members 404, conflicts 409.
+func writeRaftError(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case raft.IsUnavailable(err):
+		httpx.Error(w, r, http.StatusServiceUnavailable, err.Error())
+	case errors.Is(err, raft.ErrUnknownMember):
+		httpx.Error(w, r, http.StatusNotFound, err.Error())
+	case errors.Is(err, raft.ErrMemberExists), errors.Is(err, raft.ErrLastVoter):
+		httpx.Error(w, r, http.StatusConflict, err.Error())
+	default:
+		httpx.Error(w, r, http.StatusBadRequest, err.Error())
+	}
+}
+
+// join asks a running member to add this node, retrying while the cluster
+// is electing or unreachable, for up to a minute.
+func (n *Node) join(ctx context.Context) ([]raft.Member, error) {
+	target := n.cfg.Raft.Join
+	if !strings.Contains(target, "://") {
+		target = "http://" + target
+	}
+	body, _ := json.Marshal(joinRequest{ID: n.cfg.Node.ID, Name: n.cfg.NodeName(), PeerAddr: n.cfg.Raft.Addr, HTTPAddr: n.cfg.HTTP.Addr})
+	client := &http.Client{Timeout: 15 * time.Second}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		members, retry, err := n.joinOnce(ctx, client, target+"/raft/join", body)
+		if err == nil {
+			n.logger.Info("joined cluster", "module", "raft", "via", n.cfg.Raft.Join, "members", len(members))
+			return members, nil
+		}
+		if !retry || time.Now().After(deadline) {
+			return nil, fmt.Errorf("node: join via %s: %w", n.cfg.Raft.Join, err)
+		}
+		n.logger.Warn("join attempt failed, retrying", "module", "raft", "via", n.cfg.Raft.Join, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func (n *Node) joinOnce(ctx context.Context, client *http.Client, url string, body []byte) ([]raft.Member, bool, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, false, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if tok := n.cfg.Raft.JoinToken; tok != "" {
+		req.Header.Set(joinTokenHeader, tok)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, true, err
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode != http.StatusOK {
+		retry := resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode >= 500
+		return nil, retry, fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(raw)))
+	}
+	var out membersResponse
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return nil, false, fmt.Errorf("decode join answer: %w", err)
+	}
+	return out.Members, false, nil
+}

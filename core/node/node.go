@@ -1,0 +1,243 @@
+// Package node wires a Trellis node together: it joins the cluster if asked,
+// opens the replicated store, provisions and starts the enabled modules,
+// mounts their routes on the HTTP server, and stops it all in reverse order.
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/trellis-cp/trellis/config"
+	"github.com/trellis-cp/trellis/core/metrics"
+	"github.com/trellis-cp/trellis/core/module"
+	"github.com/trellis-cp/trellis/core/raft"
+	"github.com/trellis-cp/trellis/core/server"
+	"github.com/trellis-cp/trellis/core/store"
+)
+
+// Node is one running Trellis node.
+type Node struct {
+	cfg     *config.Config
+	logger  *slog.Logger
+	metrics *metrics.Registry
+	store   *store.Store
+	http    *server.Server
+	modules []*running
+}
+
+type running struct {
+	name string
+	mod  module.Module
+}
+
+// New prepares a node; Start brings it up.
+func New(cfg *config.Config, logger *slog.Logger) *Node {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &Node{cfg: cfg, logger: logger.With("node", cfg.Node.ID)}
+}
+
+// Store is the node's replicated store (tests and tools use it).
+func (n *Node) Store() *store.Store { return n.store }
+
+// HTTPAddr is the bound HTTP address.
+func (n *Node) HTTPAddr() string { return n.http.Addr() }
+
+// Start brings the node up. Any failure undoes what was started and returns
+// one error that says what failed.
+func (n *Node) Start(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil {
+			n.Stop(context.Background())
+		}
+	}()
+	enabled, err := n.resolveModules()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(n.cfg.Node.DataDir, 0o750); err != nil {
+		return fmt.Errorf("node: data dir %s: %w", n.cfg.Node.DataDir, err)
+	}
+	n.metrics = metrics.New()
+	rc, err := n.raftConfig(ctx)
+	if err != nil {
+		return err
+	}
+	n.store, err = store.Open(store.Options{DataDir: n.cfg.Node.DataDir, Raft: rc, Logger: n.logger})
+	if err != nil {
+		return err
+	}
+	n.registerStoreMetrics()
+	n.http = server.New(server.Options{
+		Addr:            n.cfg.HTTP.Addr,
+		TLSCertFile:     n.cfg.HTTP.TLS.CertFile,
+		TLSKeyFile:      n.cfg.HTTP.TLS.KeyFile,
+		MaxBodyBytes:    n.cfg.HTTP.MaxBodyBytes,
+		ReadTimeout:     n.cfg.HTTP.ReadTimeout,
+		WriteTimeout:    n.cfg.HTTP.WriteTimeout,
+		ShutdownTimeout: n.cfg.HTTP.ShutdownTimeout,
+		Logger:          n.logger,
+		Metrics:         n.metrics,
+		Health:          &health{n: n},
+	})
+	n.mountMembership(n.http.Router())
+	for _, info := range enabled {
+		if err := n.provision(ctx, info); err != nil {
+			return err
+		}
+	}
+	if err := n.http.Start(); err != nil {
+		return err
+	}
+	for _, r := range n.modules {
+		if s, ok := r.mod.(module.Starter); ok {
+			if err := s.Start(ctx); err != nil {
+				return fmt.Errorf("node: module %s failed to start: %w", r.name, err)
+			}
+		}
+	}
+	go n.announce()
+	n.logger.Info("trellis node started", "http", n.http.Addr(), "raft", n.store.Raft().PeerAddr(),
+		"data_dir", n.cfg.Node.DataDir, "modules", len(n.modules))
+	return nil
+}
+
+// resolveModules checks module names in the config against the registry
+// and returns the enabled ones.
+func (n *Node) resolveModules() ([]module.Info, error) {
+	all := module.All()
+	var names []string
+	for _, info := range all {
+		names = append(names, info.Name)
+	}
+	if err := n.cfg.CheckModules(names); err != nil {
+		return nil, err
+	}
+	var enabled []module.Info
+	for _, info := range all {
+		mc, ok := n.cfg.Modules[info.Name]
+		if (ok && mc.Enabled) || (!ok && info.DefaultEnabled) {
+			enabled = append(enabled, info)
+		}
+	}
+	return enabled, nil
+}
+
+func (n *Node) provision(ctx context.Context, info module.Info) error {
+	mod := info.New()
+	opts := n.cfg.Modules[info.Name].Options
+	if c, ok := mod.(module.Configurer); ok {
+		if err := config.DecodeModuleOptions(info.Name, opts, c.Defaults()); err != nil {
+			return err
+		}
+	} else if len(opts) > 0 {
+		for k := range opts {
+			return fmt.Errorf("config: modules.%s.%s: unknown key (module %s takes no options)", info.Name, k, info.Name)
+		}
+	}
+	ns, err := n.store.Namespace(info.Name)
+	if err != nil {
+		return err
+	}
+	dir := filepath.Join(n.cfg.Node.DataDir, "modules", info.Name)
+	host := module.Host{
+		NodeID:  n.cfg.Node.ID,
+		Store:   ns,
+		Cluster: n.store.Raft(),
+		Logger:  n.logger.With("module", info.Name),
+		Options: opts,
+		DataDir: dir,
+	}
+	if p, ok := mod.(module.Provisioner); ok {
+		if err := p.Provision(ctx, host); err != nil {
+			return fmt.Errorf("node: module %s failed to provision: %w", info.Name, err)
+		}
+	}
+	if v, ok := mod.(module.Validator); ok {
+		if err := v.Validate(); err != nil {
+			return fmt.Errorf("node: module %s: invalid config: %w", info.Name, err)
+		}
+	}
+	mod.Routes(n.http.Router())
+	n.modules = append(n.modules, &running{name: info.Name, mod: mod})
+	return nil
+}
+
+// announce records this node's name and HTTP address in the member table
+// so other nodes can show and forward to it. It retries until a leader
+// accepts it or the node stops.
+func (n *Node) announce() {
+	rn := n.store.Raft()
+	want := raft.Member{ID: n.cfg.Node.ID, Name: n.cfg.NodeName(), HTTPAddr: n.http.Addr()}
+	for attempt := 0; attempt < 600; attempt++ {
+		select {
+		case <-rn.Done():
+			return
+		default:
+		}
+		for _, m := range rn.Members() {
+			if m.ID == want.ID && m.Name == want.Name && m.HTTPAddr == want.HTTPAddr {
+				return
+			}
+		}
+		if rn.Leader() != 0 && !rn.Removed() && n.isMember() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			err := rn.UpdateMember(ctx, want)
+			cancel()
+			if err == nil {
+				continue
+			}
+			if !errors.Is(err, raft.ErrStopped) {
+				n.logger.Debug("announce member address", "err", err)
+			}
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+func (n *Node) isMember() bool {
+	for _, m := range n.store.Raft().Members() {
+		if m.ID == n.cfg.Node.ID {
+			return true
+		}
+	}
+	return false
+}
+
+// Stop drains HTTP, stops modules, then raft and the stores. Safe to call
+// on a partly started node.
+func (n *Node) Stop(ctx context.Context) error {
+	var errs []error
+	if n.http != nil {
+		if err := n.http.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for i := len(n.modules) - 1; i >= 0; i-- {
+		if s, ok := n.modules[i].mod.(module.Stopper); ok {
+			if err := s.Stop(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("module %s: %w", n.modules[i].name, err))
+			}
+		}
+	}
+	n.modules = nil
+	if n.store != nil {
+		if err := n.store.Close(); err != nil {
+			errs = append(errs, err)
+		}
+		n.store = nil
+	}
+	return errors.Join(errs...)
+}
+
+// Done is closed if the raft loop stops on its own (a fatal storage error).
+func (n *Node) Done() <-chan struct{} { return n.store.Raft().Done() }
+
+// Err is the error that stopped the raft loop, if any.
+func (n *Node) Err() error { return n.store.Raft().Err() }
