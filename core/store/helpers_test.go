@@ -14,7 +14,7 @@ import (
 
 func testLogger() *slog.Logger {
 	level := slog.LevelWarn
-	if os.Getenv("TRELLIS_TEST_DEBUG") != "" {
+	if os.Getenv("TRELLISTEST_DEBUG") != "" {
 		level = slog.LevelDebug
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))

@@ -1,0 +1,72 @@
+# Trellis build, run and test targets. GNU make.
+#
+#   make build    bin/trellis and bin/plugins/*.wasm
+#   make run      build, then start a one-node cluster with all modules (data in ./data)
+#   make test     build, then the whole test suite, then the race detector on core/ and config/
+#   make bench    build, then the benchmark driver (test/bench)
+#   make lint     gofmt and go vet
+#   make fuzz     every Fuzz target for FUZZTIME each
+#   make clean    remove bin/
+#
+# Variables: VERSION (default: git describe), TESTFLAGS (extra go test flags,
+# e.g. TESTFLAGS='-run TestCluster -v'), RUNFLAGS (extra `trellis serve`
+# flags), BENCHFLAGS (flags for the benchmark driver), FUZZTIME (default 30s).
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := build
+
+GO ?= go
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+
+TESTFLAGS ?=
+RUNFLAGS ?=
+BENCHFLAGS ?=
+FUZZTIME ?= 30s
+
+# Every plugins/<name>/ with a main.go is built to bin/plugins/<name>.wasm.
+PLUGINS := $(patsubst plugins/%/main.go,%,$(wildcard plugins/*/main.go))
+
+.PHONY: build plugins run test bench lint fuzz clean
+
+build: plugins
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/trellis ./cmd/trellis
+
+plugins:
+	@mkdir -p bin/plugins
+	@for p in $(PLUGINS); do \
+		echo "GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -o bin/plugins/$$p.wasm ./plugins/$$p"; \
+		GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -o bin/plugins/$$p.wasm ./plugins/$$p; \
+	done
+
+run: build
+	./bin/trellis serve $(RUNFLAGS)
+
+test: build
+	$(GO) test -count=1 -timeout 15m $(TESTFLAGS) ./...
+	$(GO) test -race -count=1 -timeout 15m $(TESTFLAGS) ./core/... ./config/...
+
+bench: build
+	$(GO) run ./test/bench $(BENCHFLAGS)
+
+lint:
+	@bad=$$(find . -name '*.go' -not -path './.git/*' -not -path '*/testdata/*' -not -path './bin/*' -not -path './data/*' -print0 \
+		| xargs -0 -r gofmt -l); \
+	if [ -n "$$bad" ]; then echo "gofmt: these files need gofmt -w:"; echo "$$bad"; exit 1; fi
+	$(GO) vet ./...
+
+# Fuzz targets are found with `go test -list`, package by package (only the
+# packages whose tests contain a Fuzz function are compiled for the list).
+fuzz:
+	@$(GO) list -f '{{.Dir}} {{.ImportPath}}' ./... | while read -r dir pkg; do \
+		grep -qs '^func Fuzz' "$$dir"/*_test.go || continue; \
+		list=$$($(GO) test -list '^Fuzz' "$$pkg"); \
+		for t in $$(grep '^Fuzz' <<<"$$list" || true); do \
+			echo "== $$pkg $$t ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) "$$pkg"; \
+		done; \
+	done
+
+clean:
+	rm -rf bin

@@ -1,0 +1,195 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/trellis-cp/trellis/core/store"
+)
+
+// loadConfig is the shape of the load every phase applies.
+type loadConfig struct {
+	Clients   int           `json:"clients"`
+	ValueSize int           `json:"value_size"`
+	Keys      int           `json:"keys"`
+	Warmup    time.Duration `json:"-"`
+	Duration  time.Duration `json:"-"`
+}
+
+// opFunc is one request. ns is the namespace handle of the node the worker
+// talks to; key is the key it picked.
+type opFunc func(ctx context.Context, ns *store.Namespace, key string) error
+
+// phase is a named kind of request.
+type phase struct {
+	name string
+	op   opFunc
+}
+
+// phases lists what is measured, in order. Puts come first so that the
+// fsync counters of that window show group commit undisturbed.
+func phases(value []byte, serializable bool) []phase {
+	ps := []phase{
+		{"put", func(ctx context.Context, ns *store.Namespace, key string) error {
+			_, err := ns.Put(ctx, key, value, store.PutOptions{})
+			return err
+		}},
+		{"get", func(ctx context.Context, ns *store.Namespace, key string) error {
+			_, err := ns.Get(ctx, key, store.ReadOptions{})
+			return err
+		}},
+	}
+	if serializable {
+		ps = append(ps, phase{"get-serializable", func(ctx context.Context, ns *store.Namespace, key string) error {
+			_, err := ns.Get(ctx, key, store.ReadOptions{Serializable: true})
+			return err
+		}})
+	}
+	return ps
+}
+
+// phaseResult is what one phase measured inside its window.
+type phaseResult struct {
+	Ops       int
+	Errors    int
+	Elapsed   time.Duration
+	Latencies []time.Duration // sorted ascending
+	// ErrSamples counts errors by message, to explain a non-zero Errors.
+	ErrSamples map[string]int
+	// Fsyncs and FsyncTime are the raft log fsyncs each node made inside
+	// the window, in node order, and their summed duration.
+	Fsyncs    []uint64
+	FsyncTime time.Duration
+}
+
+// percentile is the nearest-rank percentile (0 < p <= 1) of sorted
+// latencies, 0 when there are none.
+func (r *phaseResult) percentile(p float64) time.Duration {
+	n := len(r.Latencies)
+	if n == 0 {
+		return 0
+	}
+	i := int(float64(n)*p+0.999999) - 1
+	return r.Latencies[min(max(i, 0), n-1)]
+}
+
+// workerResult is one worker's tally; merged once the phase ends.
+type workerResult struct {
+	lat    []time.Duration
+	errors int
+	errMsg map[string]int
+}
+
+// keyNames are the keys the load spreads over: k/00000 … k/<n-1>.
+func keyNames(n int) []string {
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("k/%05d", i)
+	}
+	return keys
+}
+
+// preload writes every key once, in transactions of a few hundred puts, so
+// that reads hit existing keys and puts overwrite rather than create.
+func preload(ctx context.Context, c *cluster, keys []string, value []byte) error {
+	const batch = 256
+	ns := c.ns[0]
+	for lo := 0; lo < len(keys); lo += batch {
+		ops := make([]store.Op, 0, batch)
+		for _, k := range keys[lo:min(lo+batch, len(keys))] {
+			op, err := ns.PutOp(k, value, store.PutOptions{})
+			if err != nil {
+				return err
+			}
+			ops = append(ops, op)
+		}
+		if _, err := ns.Txn(ctx, nil, ops, nil); err != nil {
+			return fmt.Errorf("preload keys %d..: %w", lo, err)
+		}
+	}
+	return nil
+}
+
+// runPhase drives cfg.Clients workers, worker i talking to node i mod size,
+// each issuing op back to back on uniformly random keys. Requests that
+// complete during the warm-up are discarded; those completing inside the
+// following cfg.Duration window are counted and timed. The fsync counters
+// are sampled at the window's edges.
+func runPhase(ctx context.Context, c *cluster, cfg loadConfig, keys []string, op opFunc) (*phaseResult, error) {
+	start := time.Now()
+	winStart := start.Add(cfg.Warmup)
+	winEnd := winStart.Add(cfg.Duration)
+
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	results := make([]workerResult, cfg.Clients)
+	for w := range cfg.Clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res := &results[w]
+			res.lat = make([]time.Duration, 0, 4096)
+			ns := c.ns[w%len(c.ns)]
+			rng := rand.New(rand.NewPCG(uint64(start.UnixNano()), uint64(w)))
+			for !stop.Load() && ctx.Err() == nil {
+				key := keys[rng.IntN(len(keys))]
+				t0 := time.Now()
+				err := op(ctx, ns, key)
+				t1 := time.Now()
+				if t1.Before(winStart) || !t1.Before(winEnd) {
+					continue
+				}
+				if err != nil {
+					if res.errMsg == nil {
+						res.errMsg = map[string]int{}
+					}
+					res.errors++
+					res.errMsg[err.Error()]++
+					continue
+				}
+				res.lat = append(res.lat, t1.Sub(t0))
+			}
+		}()
+	}
+
+	sleepUntil(ctx, winStart)
+	fs0, ft0 := c.fsyncs()
+	sleepUntil(ctx, winEnd)
+	fs1, ft1 := c.fsyncs()
+	stop.Store(true)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+
+	r := &phaseResult{Elapsed: cfg.Duration, ErrSamples: map[string]int{}}
+	for i := range fs0 {
+		r.Fsyncs = append(r.Fsyncs, fs1[i]-fs0[i])
+		r.FsyncTime += ft1[i] - ft0[i]
+	}
+	for _, w := range results {
+		r.Latencies = append(r.Latencies, w.lat...)
+		r.Errors += w.errors
+		for m, n := range w.errMsg {
+			r.ErrSamples[m] += n
+		}
+	}
+	r.Ops = len(r.Latencies)
+	slices.Sort(r.Latencies)
+	return r, nil
+}
+
+// sleepUntil waits for t or for ctx to end.
+func sleepUntil(ctx context.Context, t time.Time) {
+	timer := time.NewTimer(time.Until(t))
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+}

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+)
+
+// row is one line of the report: one phase on one cluster.
+type row struct {
+	Nodes     int     `json:"nodes"`
+	Op        string  `json:"op"`
+	Clients   int     `json:"clients"`
+	Ops       int     `json:"ops"`
+	Seconds   float64 `json:"seconds"`
+	OpsPerSec float64 `json:"ops_per_sec"`
+	P50Ms     float64 `json:"p50_ms"`
+	P99Ms     float64 `json:"p99_ms"`
+	MaxMs     float64 `json:"max_ms"`
+	Errors    int     `json:"errors"`
+	// ErrorSamples counts errors by message.
+	ErrorSamples map[string]int `json:"error_samples,omitempty"`
+	// NodeFsyncs is each node's raft log fsync count in the window.
+	NodeFsyncs []uint64 `json:"node_fsyncs"`
+	// FsyncsPerSec sums every node's fsyncs.
+	FsyncsPerSec float64 `json:"fsyncs_per_sec"`
+	// FsyncAvgMs is the mean duration of one fsync.
+	FsyncAvgMs float64 `json:"fsync_avg_ms"`
+	// ProposalsPerFsync is, for puts, how many proposals one node's fsync
+	// covers on average: ops × nodes / fsyncs summed over nodes (every node
+	// persists every entry). Above 1 means group commit is at work.
+	ProposalsPerFsync float64 `json:"proposals_per_fsync,omitempty"`
+}
+
+// newRow turns a phase result into a report line.
+func newRow(nodes int, op string, clients int, r *phaseResult) row {
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	secs := r.Elapsed.Seconds()
+	var fsyncs uint64
+	for _, n := range r.Fsyncs {
+		fsyncs += n
+	}
+	out := row{
+		Nodes: nodes, Op: op, Clients: clients, Ops: r.Ops, Seconds: secs,
+		OpsPerSec: float64(r.Ops) / secs,
+		P50Ms:     ms(r.percentile(0.50)), P99Ms: ms(r.percentile(0.99)), MaxMs: ms(r.percentile(1)),
+		Errors: r.Errors, NodeFsyncs: r.Fsyncs,
+		FsyncsPerSec: float64(fsyncs) / secs,
+	}
+	if len(r.ErrSamples) > 0 {
+		out.ErrorSamples = r.ErrSamples
+	}
+	if fsyncs > 0 {
+		out.FsyncAvgMs = ms(r.FsyncTime) / float64(fsyncs)
+		if op == "put" {
+			out.ProposalsPerFsync = float64(r.Ops) * float64(nodes) / float64(fsyncs)
+		}
+	}
+	return out
+}
+
+// printTable writes the rows as an aligned text table.
+func printTable(w io.Writer, rows []row) {
+	header := []string{"cluster", "op", "clients", "ops", "ops/s", "p50 ms", "p99 ms", "max ms", "errors", "fsyncs/s", "fsync ms", "props/fsync"}
+	cells := [][]string{header}
+	for _, r := range rows {
+		perFsync := "-"
+		if r.ProposalsPerFsync > 0 {
+			perFsync = fmt.Sprintf("%.1f", r.ProposalsPerFsync)
+		}
+		fsyncMs := "-"
+		if r.FsyncAvgMs > 0 {
+			fsyncMs = fmt.Sprintf("%.2f", r.FsyncAvgMs)
+		}
+		cells = append(cells, []string{
+			plural(r.Nodes, "node"), r.Op, fmt.Sprint(r.Clients), fmt.Sprint(r.Ops),
+			fmt.Sprintf("%.0f", r.OpsPerSec), fmt.Sprintf("%.2f", r.P50Ms), fmt.Sprintf("%.2f", r.P99Ms),
+			fmt.Sprintf("%.1f", r.MaxMs), fmt.Sprint(r.Errors), fmt.Sprintf("%.0f", r.FsyncsPerSec), fsyncMs, perFsync,
+		})
+	}
+	widths := make([]int, len(header))
+	for _, line := range cells {
+		for i, c := range line {
+			widths[i] = max(widths[i], len(c))
+		}
+	}
+	for n, line := range cells {
+		var b strings.Builder
+		for i, c := range line {
+			if i > 0 {
+				b.WriteString("  ")
+			}
+			if i < 2 { // text columns left, numbers right
+				fmt.Fprintf(&b, "%-*s", widths[i], c)
+			} else {
+				fmt.Fprintf(&b, "%*s", widths[i], c)
+			}
+		}
+		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
+		if n == 0 {
+			fmt.Fprintln(w, strings.Repeat("-", b.Len()))
+		}
+	}
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, word)
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// report is the -json document.
+type report struct {
+	Started   time.Time  `json:"started"`
+	GoVersion string     `json:"go_version"`
+	CPUs      int        `json:"cpus"`
+	Duration  string     `json:"duration"`
+	Warmup    string     `json:"warmup"`
+	Load      loadConfig `json:"load"`
+	Results   []row      `json:"results"`
+}
+
+// writeJSON writes rep to path, indented.
+func writeJSON(path string, rep report) error {
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
