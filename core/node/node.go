@@ -64,13 +64,29 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if err := os.MkdirAll(n.cfg.Node.DataDir, 0o750); err != nil {
 		return fmt.Errorf("node: data dir %s: %w", n.cfg.Node.DataDir, err)
 	}
-	n.metrics = metrics.New()
-	rc, err := n.raftConfig(ctx)
+	// Bind both ports before touching storage: a port in use is then the
+	// first and only thing start-up reports.
+	httpLn, err := server.Listen(n.cfg.HTTP.Addr)
 	if err != nil {
 		return err
 	}
+	raftLn, err := raft.Listen(n.cfg.Raft.Addr)
+	if err != nil {
+		httpLn.Close()
+		return err
+	}
+	n.metrics = metrics.New()
+	rc, err := n.raftConfig(ctx)
+	if err != nil {
+		httpLn.Close()
+		raftLn.Close()
+		return err
+	}
+	rc.Listener = raftLn
 	n.store, err = store.Open(store.Options{DataDir: n.cfg.Node.DataDir, Raft: rc, Logger: n.logger})
 	if err != nil {
+		httpLn.Close()
+		raftLn.Close()
 		return err
 	}
 	n.registerStoreMetrics()
@@ -85,6 +101,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		Logger:          n.logger,
 		Metrics:         n.metrics,
 		Health:          &health{n: n},
+		Listener:        httpLn,
 	})
 	n.mountMembership(n.http.Router())
 	for _, info := range enabled {

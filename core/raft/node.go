@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -42,6 +43,9 @@ type Config struct {
 	ElectionTicks          int
 	HeartbeatTicks         int
 	RequestTimeout         time.Duration
+
+	// Listener, when set, is the already bound peer listener.
+	Listener net.Listener
 
 	ServerTLS *tls.Config
 	ClientTLS *tls.Config
@@ -100,14 +104,15 @@ func Start(cfg Config, log *storage.LogStore, sm StateMachine) (*Node, error) {
 	}
 	n.runtimeCtx, n.cancelRun = context.WithCancel(context.Background())
 	n.reads = newReadBatcher(n)
-	if err := os.MkdirAll(cfg.SnapDir, 0o750); err != nil {
-		return nil, fmt.Errorf("raft: create snapshot dir: %w", err)
-	}
-	if err := n.recoverState(); err != nil {
+	if err := n.prepare(); err != nil {
+		if cfg.Listener != nil {
+			cfg.Listener.Close()
+		}
+		n.cancelRun()
 		return nil, err
 	}
 	n.tr = newTransport(cfg.ID, n.logger, n, cfg.ServerTLS, cfg.ClientTLS)
-	if err := n.tr.listen(cfg.PeerAddr); err != nil {
+	if err := n.tr.listen(cfg.PeerAddr, cfg.Listener); err != nil {
 		return nil, err
 	}
 	n.startRaft()
@@ -115,6 +120,13 @@ func Start(cfg Config, log *storage.LogStore, sm StateMachine) (*Node, error) {
 	go n.run()
 	go n.reads.run()
 	return n, nil
+}
+
+func (n *Node) prepare() error {
+	if err := os.MkdirAll(n.cfg.SnapDir, 0o750); err != nil {
+		return fmt.Errorf("raft: create snapshot dir: %w", err)
+	}
+	return n.recoverState()
 }
 
 // recoverState brings the state machine up to the log's snapshot if a crash

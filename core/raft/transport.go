@@ -82,10 +82,12 @@ func newTransport(id uint64, logger *slog.Logger, h transportHandler, serverTLS,
 }
 
 // listen binds the raft address; a port in use is reported here, at start.
-func (t *transport) listen(addr string) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("raft: listen %s: %w", addr, err)
+func (t *transport) listen(addr string, ln net.Listener) error {
+	if ln == nil {
+		var err error
+		if ln, err = Listen(addr); err != nil {
+			return err
+		}
 	}
 	if t.serverTLS != nil {
 		ln = tls.NewListener(ln, t.serverTLS)
@@ -311,4 +313,13 @@ func (t *transport) close() {
 	}
 	t.peersMu.Unlock()
 	t.wg.Wait()
+}
+
+// Listen binds the raft peer address.
+func Listen(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("raft: listen %s: %w", addr, err)
+	}
+	return ln, nil
 }

@@ -60,6 +60,9 @@ type Options struct {
 	Metrics *metrics.Registry
 	// Health answers the health routes; nil means always healthy.
 	Health HealthSource
+	// Listener, when set, is used instead of binding Addr: the node binds
+	// its ports before anything else so a port in use fails start-up first.
+	Listener net.Listener
 }
 
 // Server is a node's HTTP server. Build it with New, mount module routes on
@@ -132,9 +135,11 @@ func (s *Server) Start() error {
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", s.opts.Addr)
-	if err != nil {
-		return fmt.Errorf("http: listen %s: %w", s.opts.Addr, listenCause(err))
+	ln := s.opts.Listener
+	if ln == nil {
+		if ln, err = Listen(s.opts.Addr); err != nil {
+			return err
+		}
 	}
 	srv := &http.Server{
 		Handler:           s.mux,
@@ -263,3 +268,12 @@ func (alwaysHealthy) NodeHealth(context.Context) error    { return nil }
 func (alwaysHealthy) ClusterHealth(context.Context) error { return nil }
 
 var _ HealthSource = alwaysHealthy{}
+
+// Listen binds addr for a Server, with the error wording Start uses.
+func Listen(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("http: listen %s: %w", addr, listenCause(err))
+	}
+	return ln, nil
+}

@@ -25,32 +25,31 @@ type loadConfig struct {
 // talks to; key is the key it picked.
 type opFunc func(ctx context.Context, ns *store.Namespace, key string) error
 
-// phase is a named kind of request.
-type phase struct {
-	name string
-	op   opFunc
-}
+// allPhases lists what can be measured, in the order it runs. Puts come
+// first so that the fsync counters of that window show group commit
+// undisturbed.
+var allPhases = []string{"put", "get", "get-serializable"}
 
-// phases lists what is measured, in order. Puts come first so that the
-// fsync counters of that window show group commit undisturbed.
-func phases(value []byte, serializable bool) []phase {
-	ps := []phase{
-		{"put", func(ctx context.Context, ns *store.Namespace, key string) error {
+// phaseOp is the request a phase makes, nil for an unknown phase.
+func phaseOp(name string, value []byte) opFunc {
+	switch name {
+	case "put":
+		return func(ctx context.Context, ns *store.Namespace, key string) error {
 			_, err := ns.Put(ctx, key, value, store.PutOptions{})
 			return err
-		}},
-		{"get", func(ctx context.Context, ns *store.Namespace, key string) error {
+		}
+	case "get":
+		return func(ctx context.Context, ns *store.Namespace, key string) error {
 			_, err := ns.Get(ctx, key, store.ReadOptions{})
 			return err
-		}},
-	}
-	if serializable {
-		ps = append(ps, phase{"get-serializable", func(ctx context.Context, ns *store.Namespace, key string) error {
+		}
+	case "get-serializable":
+		return func(ctx context.Context, ns *store.Namespace, key string) error {
 			_, err := ns.Get(ctx, key, store.ReadOptions{Serializable: true})
 			return err
-		}})
+		}
 	}
-	return ps
+	return nil
 }
 
 // phaseResult is what one phase measured inside its window.

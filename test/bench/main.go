@@ -36,7 +36,7 @@ import (
 type options struct {
 	load         loadConfig
 	nodes        []int
-	serializable bool
+	phases       []string
 	jsonPath     string
 	cpuProfile   string
 	dir          string
@@ -44,14 +44,14 @@ type options struct {
 
 func parseFlags() (options, error) {
 	var o options
-	var nodes string
+	var nodes, phases string
 	flag.DurationVar(&o.load.Duration, "duration", 5*time.Second, "measured time per phase")
 	flag.DurationVar(&o.load.Warmup, "warmup", time.Second, "unmeasured load before each phase's window")
 	flag.IntVar(&o.load.Clients, "clients", 64, "concurrent clients, spread over the nodes")
 	flag.IntVar(&o.load.ValueSize, "value-size", 256, "bytes per value")
 	flag.IntVar(&o.load.Keys, "keys", 10000, "distinct keys the load spreads over")
 	flag.StringVar(&nodes, "nodes", "1,3", "comma-separated cluster sizes to run")
-	flag.BoolVar(&o.serializable, "serializable", true, "also measure serializable gets")
+	flag.StringVar(&phases, "phases", strings.Join(allPhases, ","), "comma-separated phases to run, from "+strings.Join(allPhases, ", "))
 	flag.StringVar(&o.jsonPath, "json", "", "also write the figures as JSON to this file")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.StringVar(&o.dir, "dir", "", "parent of the temporary data directory (default: the system temp dir)")
@@ -68,6 +68,13 @@ func parseFlags() (options, error) {
 			return o, fmt.Errorf("-nodes: bad cluster size %q", f)
 		}
 		o.nodes = append(o.nodes, n)
+	}
+	for _, p := range strings.Split(phases, ",") {
+		p = strings.TrimSpace(p)
+		if phaseOp(p, nil) == nil {
+			return o, fmt.Errorf("-phases: unknown phase %q", p)
+		}
+		o.phases = append(o.phases, p)
 	}
 	return o, nil
 }
@@ -152,9 +159,9 @@ func benchCluster(ctx context.Context, dir string, size int, o options, keys []s
 	if err := preload(ctx, c, keys, value); err != nil {
 		return nil, err
 	}
-	for _, p := range phases(value, o.serializable) {
-		progress("%d nodes: %s for %s (+%s warm-up)", size, p.name, o.load.Duration, o.load.Warmup)
-		r, err := runPhase(ctx, c, o.load, keys, p.op)
+	for _, p := range o.phases {
+		progress("%d nodes: %s for %s (+%s warm-up)", size, p, o.load.Duration, o.load.Warmup)
+		r, err := runPhase(ctx, c, o.load, keys, phaseOp(p, value))
 		if err != nil {
 			return nil, err
 		}
@@ -163,7 +170,7 @@ func benchCluster(ctx context.Context, dir string, size int, o options, keys []s
 				progress("  %d x %s", n, msg)
 			}
 		}
-		rows = append(rows, newRow(size, p.name, o.load.Clients, r))
+		rows = append(rows, newRow(size, p, o.load.Clients, r))
 	}
 	return rows, nil
 }
