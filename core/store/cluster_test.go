@@ -266,3 +266,43 @@ func TestClusterFullRestartKeepsData(t *testing.T) {
 		}
 	}
 }
+
+func TestClusterTTLExpirySeenByEveryNode(t *testing.T) {
+	c := newTestCluster(t, 3, 0)
+	f := c.follower()
+	res, err := c.ns(f).Put(ctx(t), "lease", []byte("x"), PutOptions{TTL: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id := range c.stores {
+		if got := mustGet(t, c.ns(id), "lease", ReadOptions{}); got.ModRevision != res.Revision {
+			t.Fatalf("node %d before expiry: %+v", id, got)
+		}
+	}
+	// Every node sees the key vanish at the same revision: the expiry is a
+	// replicated delete, found in each node's change log.
+	expiredAt := map[uint64]int64{}
+	testutil.Eventually(t, 10*time.Second, "expiry on every node", func() bool {
+		for id := range c.stores {
+			if _, err := c.ns(id).Get(ctx(t), "lease", ReadOptions{Serializable: true}); !errors.Is(err, ErrNotFound) {
+				return false
+			}
+		}
+		return true
+	})
+	for id, s := range c.stores {
+		kv := ns(t, s, "kv")
+		err := kv.s.sm.events("kv", []byte("lease"), res.Revision, s.Revision(), func(ev Event) bool {
+			if ev.Type == EventExpire {
+				expiredAt[id] = ev.KV.ModRevision
+			}
+			return true
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(expiredAt) != 3 || expiredAt[1] != expiredAt[2] || expiredAt[2] != expiredAt[3] {
+		t.Fatalf("expiry revisions per node: %v", expiredAt)
+	}
+}

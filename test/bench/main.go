@@ -34,12 +34,12 @@ import (
 
 // options are the command-line flags.
 type options struct {
-	load         loadConfig
-	nodes        []int
-	phases       []string
-	jsonPath     string
-	cpuProfile   string
-	dir          string
+	load       loadConfig
+	nodes      []int
+	phases     []string
+	jsonPath   string
+	cpuProfile string
+	dir        string
 }
 
 func parseFlags() (options, error) {
@@ -81,6 +81,9 @@ func parseFlags() (options, error) {
 
 func main() {
 	if err := run(); err != nil {
+		if errors.Is(err, context.Canceled) {
+			err = errors.New("interrupted")
+		}
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -145,6 +148,7 @@ func run() error {
 // and shuts it down again, removing dir.
 func benchCluster(ctx context.Context, dir string, size int, o options, keys []string, value []byte, logger *slog.Logger) (rows []row, err error) {
 	progress("starting a %d-node cluster", size)
+	t0 := time.Now()
 	defer os.RemoveAll(dir)
 	c, err := startCluster(ctx, dir, size, logger)
 	if err != nil {
@@ -155,7 +159,7 @@ func benchCluster(ctx context.Context, dir string, size int, o options, keys []s
 			err = fmt.Errorf("close %d-node cluster: %w", size, cerr)
 		}
 	}()
-	progress("leader is node %d; preloading %d keys", c.leader(), len(keys))
+	progress("leader is node %d after %s; preloading %d keys", c.leader(), time.Since(t0).Round(time.Millisecond), len(keys))
 	if err := preload(ctx, c, keys, value); err != nil {
 		return nil, err
 	}
