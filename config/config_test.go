@@ -434,6 +434,8 @@ func TestLoadErrors(t *testing.T) {
 			want: []string{"FILE", "bogus", "unknown key"}},
 		{name: "key in wrong case", file: "a.yaml", body: "HTTP:\n  ADDR: x:1\n",
 			want: []string{"FILE", "HTTP.ADDR", "unknown key"}},
+		{name: "unknown key with newline", file: "a.yaml", body: "\"a\\nb\": 1\n",
+			want: []string{"FILE", `"a\nb"`, "unknown key"}},
 		{name: "section as value", file: "a.yaml", body: "http: 5\n",
 			want: []string{"FILE", "http", "is a section", "http.addr"}},
 		{name: "value as section", file: "a.yaml", body: "http:\n  addr:\n    host: x\n",
@@ -726,6 +728,7 @@ func FuzzLoadYAML(f *testing.F) {
 		"raft: {snapshot_count: lots}\n",
 		"1: 2\n? [a]\n: b\n",
 		"a: &x {b: *x}\n",
+		"\"a\\nb\": 1\nmodules: {\"k\\tv\": {}}\n",
 		"node: {id: 18446744073709551615}\nauth: {lockout_duration: 0}\n",
 	} {
 		f.Add([]byte(s))

@@ -18,7 +18,7 @@ import (
 func (c *Config) CheckModules(known []string) error {
 	for _, name := range sortedKeys(c.Modules) {
 		if !slices.Contains(known, name) {
-			return fmt.Errorf("config: %s.%s: unknown module%s (known: %s)", modulesKey, name,
+			return fmt.Errorf("config: %s.%s: unknown module%s (known: %s)", modulesKey, show(name),
 				suggest(name, known), strings.Join(slices.Sorted(slices.Values(known)), ", "))
 		}
 	}
@@ -42,7 +42,7 @@ func DecodeModuleOptions(module string, opts map[string]any, into any) error {
 	for _, key := range sortedKeys(opts) {
 		idx, ok := fields[key]
 		if !ok {
-			return fmt.Errorf("config: %s%s: unknown key%s", prefix, key,
+			return fmt.Errorf("config: %s%s: unknown key%s", prefix, show(key),
 				suggest(key, slices.Sorted(maps.Keys(fields))))
 		}
 		if err := decodeOption(prefix, key, rv.Elem().FieldByIndex(idx), opts[key]); err != nil {

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -175,20 +174,10 @@ func checkTLS(prefix string, t TLSConfig) error {
 			continue
 		}
 		if _, err := os.ReadFile(f.path); err != nil {
-			return &keyError{key: f.key, err: unwrapPath("read", f.path, err)}
+			return &keyError{key: f.key, err: pathError("read", f.path, err)}
 		}
 	}
 	return nil
-}
-
-// unwrapPath renders a file error as "read PATH: reason" whatever the
-// operation os reported ("open", "read"), keeping the cause for errors.Is.
-func unwrapPath(op, path string, err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		err = pe.Err
-	}
-	return fmt.Errorf("%s %s: %w", op, path, err)
 }
 
 // checkHostPort checks a HOST:PORT address. Listen addresses may leave the

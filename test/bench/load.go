@@ -14,11 +14,14 @@ import (
 
 // loadConfig is the shape of the load every phase applies.
 type loadConfig struct {
-	Clients   int           `json:"clients"`
-	ValueSize int           `json:"value_size"`
-	Keys      int           `json:"keys"`
-	Warmup    time.Duration `json:"-"`
-	Duration  time.Duration `json:"-"`
+	Clients   int `json:"clients"`
+	ValueSize int `json:"value_size"`
+	Keys      int `json:"keys"`
+	// LeaderOnly sends every request to the leader instead of spreading
+	// the clients over all nodes.
+	LeaderOnly bool          `json:"leader_only"`
+	Warmup     time.Duration `json:"-"`
+	Duration   time.Duration `json:"-"`
 }
 
 // opFunc is one request. ns is the namespace handle of the node the worker
@@ -114,8 +117,8 @@ func preload(ctx context.Context, c *cluster, keys []string, value []byte) error
 	return nil
 }
 
-// runPhase drives cfg.Clients workers, worker i talking to node i mod size,
-// each issuing op back to back on uniformly random keys. Requests that
+// runPhase drives cfg.Clients workers, worker i talking to node i mod size
+// (or all to the leader with cfg.LeaderOnly), each issuing op back to back on uniformly random keys. Requests that
 // complete during the warm-up are discarded; those completing inside the
 // following cfg.Duration window are counted and timed. The fsync counters
 // are sampled at the window's edges.
@@ -124,6 +127,14 @@ func runPhase(ctx context.Context, c *cluster, cfg loadConfig, keys []string, op
 	winStart := start.Add(cfg.Warmup)
 	winEnd := winStart.Add(cfg.Duration)
 
+	targets := c.ns
+	if cfg.LeaderOnly {
+		lead := c.leader()
+		if lead == 0 || int(lead) > len(c.ns) {
+			return nil, fmt.Errorf("no leader to aim at (node 1 sees %d)", lead)
+		}
+		targets = c.ns[lead-1 : lead]
+	}
 	var stop atomic.Bool
 	var wg sync.WaitGroup
 	results := make([]workerResult, cfg.Clients)
@@ -133,7 +144,7 @@ func runPhase(ctx context.Context, c *cluster, cfg loadConfig, keys []string, op
 			defer wg.Done()
 			res := &results[w]
 			res.lat = make([]time.Duration, 0, 4096)
-			ns := c.ns[w%len(c.ns)]
+			ns := targets[w%len(targets)]
 			rng := rand.New(rand.NewPCG(uint64(start.UnixNano()), uint64(w)))
 			for !stop.Load() && ctx.Err() == nil {
 				key := keys[rng.IntN(len(keys))]

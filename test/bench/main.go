@@ -50,6 +50,7 @@ func parseFlags() (options, error) {
 	flag.IntVar(&o.load.Clients, "clients", 64, "concurrent clients, spread over the nodes")
 	flag.IntVar(&o.load.ValueSize, "value-size", 256, "bytes per value")
 	flag.IntVar(&o.load.Keys, "keys", 10000, "distinct keys the load spreads over")
+	flag.BoolVar(&o.load.LeaderOnly, "leader-only", false, "send every request to the leader instead of spreading clients over all nodes")
 	flag.StringVar(&nodes, "nodes", "1,3", "comma-separated cluster sizes to run")
 	flag.StringVar(&phases, "phases", strings.Join(allPhases, ","), "comma-separated phases to run, from "+strings.Join(allPhases, ", "))
 	flag.StringVar(&o.jsonPath, "json", "", "also write the figures as JSON to this file")
@@ -132,8 +133,12 @@ func run() error {
 		rep.Results = append(rep.Results, rows...)
 	}
 
-	fmt.Printf("store benchmark: %d clients, %d-byte values over %d keys, %s per phase after %s warm-up, GOMAXPROCS %d\n\n",
-		o.load.Clients, o.load.ValueSize, o.load.Keys, o.load.Duration, o.load.Warmup, runtime.GOMAXPROCS(0))
+	target := "spread over all nodes"
+	if o.load.LeaderOnly {
+		target = "all on the leader"
+	}
+	fmt.Printf("store benchmark: %d clients %s, %d-byte values over %d keys, %s per phase after %s warm-up, GOMAXPROCS %d\n\n",
+		o.load.Clients, target, o.load.ValueSize, o.load.Keys, o.load.Duration, o.load.Warmup, runtime.GOMAXPROCS(0))
 	printTable(os.Stdout, rep.Results)
 	fmt.Println("\nfsyncs/s sums the raft log fsyncs of all nodes; props/fsync = puts x nodes / fsyncs (>1: group commit).")
 	if o.jsonPath != "" {
