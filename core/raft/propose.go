@@ -148,3 +148,7 @@ func (n *Node) WaitApplied(ctx context.Context, index uint64) error {
 		}
 	}
 }
+
+// AppliedNotify returns a channel closed the next time entries or a
+// snapshot are applied; read AppliedIndex after taking it, not before.
+func (n *Node) AppliedNotify() <-chan struct{} { return n.applCh.wait() }

@@ -34,15 +34,12 @@ type stateMachine struct {
 
 	mu      sync.Mutex
 	members map[uint64]raft.Member
-	// changed is closed and replaced after every applied batch; watchers
-	// wait on it instead of polling.
-	changed chan struct{}
 }
 
 var _ raft.StateMachine = (*stateMachine)(nil)
 
 func newStateMachine(db *storage.StateDB, logger *slog.Logger) (*stateMachine, error) {
-	sm := &stateMachine{db: db, logger: logger, members: map[uint64]raft.Member{}, changed: make(chan struct{})}
+	sm := &stateMachine{db: db, logger: logger, members: map[uint64]raft.Member{}}
 	if err := sm.loadMeta(); err != nil {
 		return nil, err
 	}
@@ -114,20 +111,6 @@ func (sm *stateMachine) Members() []raft.Member {
 	return out
 }
 
-// changedCh returns a channel closed at the next applied batch.
-func (sm *stateMachine) changedCh() <-chan struct{} {
-	sm.mu.Lock()
-	defer sm.mu.Unlock()
-	return sm.changed
-}
-
-func (sm *stateMachine) notify() {
-	sm.mu.Lock()
-	close(sm.changed)
-	sm.changed = make(chan struct{})
-	sm.mu.Unlock()
-}
-
 // Sync implements raft.StateMachine.
 func (sm *stateMachine) Sync() error { return sm.db.Sync() }
 
@@ -152,7 +135,6 @@ func (sm *stateMachine) RestoreSnapshot(r io.Reader, index uint64) error {
 		sm.compacted.Store(int64(index))
 	}
 	sm.snapIndex.Store(index)
-	sm.notify()
 	return nil
 }
 
@@ -222,7 +204,6 @@ func (sm *stateMachine) Apply(entries []raft.Applied) error {
 		return err
 	}
 	sm.applied.Store(last)
-	sm.notify()
 	return nil
 }
 

@@ -40,7 +40,7 @@ func (n *Namespace) watchLoop(ctx context.Context, prefix []byte, next int64, ou
 	defer close(out)
 	sm := n.s.sm
 	for {
-		changed := sm.changedCh()
+		changed := n.s.node.AppliedNotify()
 		cur := sm.revision()
 		if cur >= next {
 			var evs []Event

@@ -1,37 +1,21 @@
 // Package schema is the schema module: RobustMQ's schema and schema-binding APIs, with validators run as WebAssembly plugins.
 //
-// It registers itself at init; modules.schema.enabled decides whether it runs.
-// Its routes are not built yet: the module starts, owns its namespace of the
-// replicated store, and serves nothing until its issue lands.
+// It registers itself at init and modules.schema.enabled decides whether it
+// runs; it serves no routes until its issue lands.
 package schema
 
 import (
-	"context"
-
 	"github.com/go-chi/chi/v5"
 
 	"github.com/trellis-cp/trellis/core/module"
 )
 
 func init() {
-	module.Register(module.Info{Name: "schema", New: func() module.Module { return new(Module) }, DefaultEnabled: true})
+	module.Register(module.Info{Name: "schema", New: func() module.Module { return Module{} }, DefaultEnabled: true})
 }
 
 // Module is the schema module.
-type Module struct {
-	host module.Host
-}
+type Module struct{}
 
-// Provision keeps the host for the handlers.
-func (m *Module) Provision(_ context.Context, h module.Host) error {
-	m.host = h
-	return nil
-}
-
-// Routes mounts the module's routes (none yet).
-func (m *Module) Routes(chi.Router) {}
-
-var (
-	_ module.Module      = (*Module)(nil)
-	_ module.Provisioner = (*Module)(nil)
-)
+// Routes mounts the module's routes: none yet.
+func (Module) Routes(chi.Router) {}
