@@ -78,6 +78,8 @@ type Node struct {
 	// Owned by the Ready loop.
 	confState raftpb.ConfState
 	snapIndex uint64
+	// campaigned is set once a sole voter has started its own election.
+	campaigned bool
 	appliedMu sync.Mutex // guards promoting, read by the promotion check
 	promoting map[uint64]bool
 
@@ -195,11 +197,6 @@ func (n *Node) startRaft() {
 		}
 		n.logger.Info("starting new raft cluster", "id", n.cfg.ID, "members", len(peers))
 		n.rn = etcdraft.StartNode(rc, peers)
-		if len(peers) == 1 {
-			// Alone there is nobody to wait for: lead now instead of after
-			// a full election timeout.
-			go n.rn.Campaign(n.runtimeCtx)
-		}
 	}
 }
 

@@ -33,6 +33,7 @@ func (n *Node) run() {
 			}
 			n.rn.Advance()
 			n.lastTick.Store(time.Now().UnixNano())
+			n.campaignIfAlone()
 		case <-n.stopc:
 			n.rn.Stop()
 			return
@@ -202,4 +203,18 @@ func cloneConfState(cs raftpb.ConfState) raftpb.ConfState {
 	c := func(s []uint64) []uint64 { return append([]uint64(nil), s...) }
 	return raftpb.ConfState{Voters: c(cs.Voters), Learners: c(cs.Learners), VotersOutgoing: c(cs.VotersOutgoing),
 		LearnersNext: c(cs.LearnersNext), AutoLeave: cs.AutoLeave}
+}
+
+// campaignIfAlone starts an election at once when this node is the only
+// voter: there is nobody to wait for, so a one-node cluster leads in
+// milliseconds instead of after an election timeout. It runs after Advance,
+// when raft has seen the membership entries applied.
+func (n *Node) campaignIfAlone() {
+	if n.campaigned || n.Leader() != 0 {
+		return
+	}
+	if v := n.confState.Voters; len(v) == 1 && v[0] == n.cfg.ID {
+		n.campaigned = true
+		go n.rn.Campaign(n.runtimeCtx)
+	}
 }

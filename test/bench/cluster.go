@@ -109,6 +109,16 @@ func (c *cluster) waitLeader(ctx context.Context, timeout time.Duration) error {
 // leader is the id of the current leader as node 1 sees it.
 func (c *cluster) leader() uint64 { return c.stores[0].Raft().Leader() }
 
+// term is the highest raft term any node has seen; it grows with every
+// election, so a change across a phase means the leader changed.
+func (c *cluster) term() uint64 {
+	var t uint64
+	for _, s := range c.stores {
+		t = max(t, s.Raft().Term())
+	}
+	return t
+}
+
 // fsyncs samples every node's raft log fsync counter and total fsync time,
 // in node order.
 func (c *cluster) fsyncs() (counts []uint64, times []time.Duration) {

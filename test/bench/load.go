@@ -67,6 +67,9 @@ type phaseResult struct {
 	// the window, in node order, and their summed duration.
 	Fsyncs    []uint64
 	FsyncTime time.Duration
+	// Elections counts raft terms that began inside the window (from the
+	// warm-up on): a non-zero value means the leader changed under load.
+	Elections uint64
 }
 
 // percentile is the nearest-rank percentile (0 < p <= 1) of sorted
@@ -118,10 +121,12 @@ func preload(ctx context.Context, c *cluster, keys []string, value []byte) error
 }
 
 // runPhase drives cfg.Clients workers, worker i talking to node i mod size
-// (or all to the leader with cfg.LeaderOnly), each issuing op back to back on uniformly random keys. Requests that
-// complete during the warm-up are discarded; those completing inside the
-// following cfg.Duration window are counted and timed. The fsync counters
-// are sampled at the window's edges.
+// (or all to the leader with cfg.LeaderOnly), each issuing op back to back
+// on uniformly random keys. Requests that complete during the warm-up are
+// discarded; those completing inside the following cfg.Duration window are
+// counted and timed (errors apart). The fsync counters are sampled at the
+// window's edges. A closed loop: latency includes time the worker waits for
+// a CPU, which on a small machine dominates the tail of local reads.
 func runPhase(ctx context.Context, c *cluster, cfg loadConfig, keys []string, op opFunc) (*phaseResult, error) {
 	start := time.Now()
 	winStart := start.Add(cfg.Warmup)
@@ -135,6 +140,7 @@ func runPhase(ctx context.Context, c *cluster, cfg loadConfig, keys []string, op
 		}
 		targets = c.ns[lead-1 : lead]
 	}
+	term0 := c.term()
 	var stop atomic.Bool
 	var wg sync.WaitGroup
 	results := make([]workerResult, cfg.Clients)
@@ -177,7 +183,7 @@ func runPhase(ctx context.Context, c *cluster, cfg loadConfig, keys []string, op
 		return nil, err
 	}
 
-	r := &phaseResult{Elapsed: cfg.Duration, ErrSamples: map[string]int{}}
+	r := &phaseResult{Elapsed: cfg.Duration, ErrSamples: map[string]int{}, Elections: c.term() - term0}
 	for i := range fs0 {
 		r.Fsyncs = append(r.Fsyncs, fs1[i]-fs0[i])
 		r.FsyncTime += ft1[i] - ft0[i]

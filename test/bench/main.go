@@ -169,7 +169,7 @@ func benchCluster(ctx context.Context, dir string, size int, o options, keys []s
 		return nil, err
 	}
 	for _, p := range o.phases {
-		progress("%d nodes: %s for %s (+%s warm-up)", size, p, o.load.Duration, o.load.Warmup)
+		progress("%s: %s for %s (+%s warm-up)", plural(size, "node"), p, o.load.Duration, o.load.Warmup)
 		r, err := runPhase(ctx, c, o.load, keys, phaseOp(p, value))
 		if err != nil {
 			return nil, err

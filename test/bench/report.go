@@ -33,6 +33,8 @@ type row struct {
 	// covers on average: ops × nodes / fsyncs summed over nodes (every node
 	// persists every entry). Above 1 means group commit is at work.
 	ProposalsPerFsync float64 `json:"proposals_per_fsync,omitempty"`
+	// Elections counts terms started during the phase (0 in a stable run).
+	Elections uint64 `json:"elections"`
 }
 
 // newRow turns a phase result into a report line.
@@ -47,7 +49,7 @@ func newRow(nodes int, op string, clients int, r *phaseResult) row {
 		Nodes: nodes, Op: op, Clients: clients, Ops: r.Ops, Seconds: secs,
 		OpsPerSec: float64(r.Ops) / secs,
 		P50Ms:     ms(r.percentile(0.50)), P99Ms: ms(r.percentile(0.99)), MaxMs: ms(r.percentile(1)),
-		Errors: r.Errors, NodeFsyncs: r.Fsyncs,
+		Errors: r.Errors, NodeFsyncs: r.Fsyncs, Elections: r.Elections,
 		FsyncsPerSec: float64(fsyncs) / secs,
 	}
 	if len(r.ErrSamples) > 0 {
@@ -64,7 +66,7 @@ func newRow(nodes int, op string, clients int, r *phaseResult) row {
 
 // printTable writes the rows as an aligned text table.
 func printTable(w io.Writer, rows []row) {
-	header := []string{"cluster", "op", "clients", "ops", "ops/s", "p50 ms", "p99 ms", "max ms", "errors", "fsyncs/s", "fsync ms", "props/fsync"}
+	header := []string{"cluster", "op", "clients", "ops", "ops/s", "p50 ms", "p99 ms", "max ms", "errors", "fsyncs/s", "fsync ms", "props/fsync", "elections"}
 	cells := [][]string{header}
 	for _, r := range rows {
 		perFsync := "-"
@@ -78,7 +80,7 @@ func printTable(w io.Writer, rows []row) {
 		cells = append(cells, []string{
 			plural(r.Nodes, "node"), r.Op, fmt.Sprint(r.Clients), fmt.Sprint(r.Ops),
 			fmt.Sprintf("%.0f", r.OpsPerSec), fmt.Sprintf("%.2f", r.P50Ms), fmt.Sprintf("%.2f", r.P99Ms),
-			fmt.Sprintf("%.1f", r.MaxMs), fmt.Sprint(r.Errors), fmt.Sprintf("%.0f", r.FsyncsPerSec), fsyncMs, perFsync,
+			fmt.Sprintf("%.1f", r.MaxMs), fmt.Sprint(r.Errors), fmt.Sprintf("%.0f", r.FsyncsPerSec), fsyncMs, perFsync, fmt.Sprint(r.Elections),
 		})
 	}
 	widths := make([]int, len(header))
