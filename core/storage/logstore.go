@@ -178,10 +178,16 @@ func (s *LogStore) SaveSnapshot(snap raftpb.Snapshot) error {
 	if err := s.persistSnapshot(snap); err != nil {
 		return err
 	}
-	if err := s.mem.ApplySnapshot(snap); err != nil && !errors.Is(err, raft.ErrSnapOutOfDate) {
+	first, _ := s.mem.FirstIndex()
+	last, _ := s.mem.LastIndex()
+	if err := s.mem.ApplySnapshot(snap); err != nil {
+		if errors.Is(err, raft.ErrSnapOutOfDate) {
+			return nil
+		}
 		return fmt.Errorf("storage: apply snapshot to memory log: %w", err)
 	}
-	return nil
+	// The snapshot replaces the whole log: drop what was on disk.
+	return s.deleteRange(first-1, last+1)
 }
 
 func (s *LogStore) persistSnapshot(snap raftpb.Snapshot) error {
@@ -222,17 +228,22 @@ func (s *LogStore) Compact(index uint64) error {
 	if err := s.mem.Compact(index); err != nil && !errors.Is(err, raft.ErrCompacted) {
 		return fmt.Errorf("storage: compact memory log to %d: %w", index, err)
 	}
-	wb := s.db.NewWriteBatch()
-	defer wb.Cancel()
 	// Entry first-1 is the dummy that marks the snapshot; it may or may not
 	// exist on disk, deleting it is harmless.
-	for i := first - 1; i < index; i++ {
+	return s.deleteRange(first-1, index)
+}
+
+// deleteRange deletes entries [from, to) from disk.
+func (s *LogStore) deleteRange(from, to uint64) error {
+	wb := s.db.NewWriteBatch()
+	defer wb.Cancel()
+	for i := from; i < to; i++ {
 		if err := wb.Delete(entryKey(i)); err != nil {
 			return err
 		}
 	}
 	if err := wb.Flush(); err != nil {
-		return fmt.Errorf("storage: compact raft log to %d: %w", index, err)
+		return fmt.Errorf("storage: delete raft log entries %d..%d: %w", from, to, err)
 	}
 	return nil
 }

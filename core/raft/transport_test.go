@@ -1,0 +1,128 @@
+package raft
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	etcdraft "go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
+)
+
+// recorder is a transportHandler that keeps what it is given.
+type recorder struct {
+	mu   sync.Mutex
+	msgs []raftpb.Message
+	snap []byte
+}
+
+func (r *recorder) step(_ context.Context, m raftpb.Message) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.msgs = append(r.msgs, m)
+	return nil
+}
+func (r *recorder) reportUnreachable(uint64)                       {}
+func (r *recorder) reportSnapshot(uint64, etcdraft.SnapshotStatus) {}
+func (r *recorder) mergeSnapshot(m raftpb.Message) raftpb.Message  { return m }
+func (r *recorder) writeSnapshot(_ context.Context, w io.Writer, _ raftpb.Message) error {
+	_, err := w.Write(bytes.Repeat([]byte("s"), 100000))
+	return err
+}
+func (r *recorder) receiveSnapshot(_ raftpb.Message, rd io.Reader) error {
+	b, err := io.ReadAll(rd)
+	r.mu.Lock()
+	r.snap = b
+	r.mu.Unlock()
+	return err
+}
+
+func (r *recorder) count() (int, int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.msgs), len(r.snap)
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestTransportDeliversMessagesAndSnapshots(t *testing.T) {
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	recv := &recorder{}
+	b := newTransport(2, quiet, recv, nil, nil)
+	if err := b.listen("127.0.0.1:0", nil); err != nil {
+		t.Fatal(err)
+	}
+	defer b.close()
+	a := newTransport(1, quiet, &recorder{}, nil, nil)
+	defer a.close()
+	a.setPeer(2, b.addr())
+
+	var batch []raftpb.Message
+	for i := 0; i < 1000; i++ {
+		batch = append(batch, raftpb.Message{Type: raftpb.MsgApp, From: 1, To: 2, Index: uint64(i)})
+	}
+	a.send(batch)
+	waitFor(t, "1000 messages", func() bool { n, _ := recv.count(); return n == 1000 })
+	recv.mu.Lock()
+	for i, m := range recv.msgs {
+		if m.Index != uint64(i) {
+			recv.mu.Unlock()
+			t.Fatalf("message %d arrived as index %d: out of order", i, m.Index)
+		}
+	}
+	recv.mu.Unlock()
+
+	snap := raftpb.Message{Type: raftpb.MsgSnap, From: 1, To: 2, Snapshot: &raftpb.Snapshot{Metadata: raftpb.SnapshotMetadata{Index: 10, Term: 1}}}
+	a.send([]raftpb.Message{snap})
+	waitFor(t, "the snapshot stream and its message", func() bool { n, s := recv.count(); return n == 1001 && s == 100000 })
+}
+
+func TestTransportRefusesMisaddressedConnections(t *testing.T) {
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	recv := &recorder{}
+	b := newTransport(2, quiet, recv, nil, nil)
+	if err := b.listen("127.0.0.1:0", nil); err != nil {
+		t.Fatal(err)
+	}
+	defer b.close()
+	// A peer that thinks it is talking to node 3 (say, an old address).
+	c, err := net.Dial("tcp", b.addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	hs := append([]byte("TRL1"), connMessages)
+	hs = binary.BigEndian.AppendUint64(hs, 1)
+	hs = binary.BigEndian.AppendUint64(hs, 3)
+	c.Write(hs)
+	m := raftpb.Message{Type: raftpb.MsgHeartbeat, From: 1, To: 3}
+	writeFrame(c, &m, nil)
+	c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); err == nil {
+		t.Fatal("connection for another node was not closed")
+	}
+	if n, _ := recv.count(); n != 0 {
+		t.Fatalf("%d misaddressed messages were delivered", n)
+	}
+	// An oversized frame is refused before it is allocated.
+	var hdr [4]byte
+	binary.BigEndian.PutUint32(hdr[:], maxFrame+1)
+	if _, err := readFrame(bytes.NewReader(hdr[:])); err == nil {
+		t.Fatal("oversized frame accepted")
+	}
+}
