@@ -5,6 +5,7 @@ import (
 	"log/slog"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
 )
 
 // badgerLogger routes Badger's own logging into slog at debug level for
@@ -31,7 +32,9 @@ func baseOptions(dir string, logger *slog.Logger) badger.Options {
 		WithValueLogFileSize(64 << 20).
 		WithValueThreshold(1 << 10).
 		WithNumCompactors(2).
-		WithBlockCacheSize(16 << 20).
+		WithBlockCacheSize(32 << 20).
+		WithCompression(options.None).
+		WithNumMemtables(3).
 		WithIndexCacheSize(8 << 20).
 		WithDetectConflicts(false)
 }
