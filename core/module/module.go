@@ -20,6 +20,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/trellis-cp/trellis/core/auth"
 	"github.com/trellis-cp/trellis/core/raft"
 	"github.com/trellis-cp/trellis/core/store"
 )
@@ -64,6 +65,9 @@ type Host struct {
 	NodeID uint64
 	// Store is the replicated store scoped to the module's own namespace.
 	Store *store.Namespace
+	// Auth is the session system: Route declares a route's permission,
+	// FromContext (package auth) tells a handler who is calling.
+	Auth *auth.Service
 	// Cluster answers membership and leadership questions and makes
 	// membership changes.
 	Cluster Cluster
@@ -115,8 +119,8 @@ var (
 func Register(info Info) {
 	mu.Lock()
 	defer mu.Unlock()
-	if info.Name == "" || info.New == nil {
-		panic("module: Register needs a name and a constructor")
+	if !validName(info.Name) || info.New == nil {
+		panic(fmt.Sprintf("module: Register needs a name of [a-z0-9_] and a constructor, got %q", info.Name))
 	}
 	if _, dup := registry[info.Name]; dup {
 		panic(fmt.Sprintf("module: %q registered twice", info.Name))
@@ -143,4 +147,20 @@ func All() []Info {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
+}
+
+// validName keeps module names to [a-z0-9_]: they are config keys and store
+// namespaces, and core's own namespaces (core.auth, core.audit) contain a
+// dot so no module can take them.
+func validName(name string) bool {
+	if name == "" || len(name) > 32 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
 }

@@ -15,13 +15,16 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/trellis-cp/trellis/core/auth"
 	"github.com/trellis-cp/trellis/core/httpx"
 	"github.com/trellis-cp/trellis/core/raft"
 )
 
 // Core membership routes. A new node calls POST /raft/join on any member;
-// the others serve operators and the CLI. When raft.join_token is set every
-// call must carry it in X-Trellis-Join-Token.
+// the others serve operators and the CLI. Every call needs either the
+// cluster's raft.join_token in X-Trellis-Join-Token or an admin session:
+// never nothing (with auth disabled and no token set, development mode, they
+// are open).
 const joinTokenHeader = "X-Trellis-Join-Token"
 
 type joinRequest struct {
@@ -47,13 +50,22 @@ func (n *Node) mountMembership(r chi.Router) {
 }
 
 func (n *Node) requireJoinToken(next http.Handler) http.Handler {
+	admin := n.auth.Require(auth.PermAdmin)(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		want := n.cfg.Raft.JoinToken
-		if want != "" && subtle.ConstantTimeCompare([]byte(r.Header.Get(joinTokenHeader)), []byte(want)) != 1 {
-			httpx.Error(w, r, http.StatusUnauthorized, "missing or wrong "+joinTokenHeader)
-			return
+		got := r.Header.Get(joinTokenHeader)
+		switch {
+		case want != "" && got != "":
+			if subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+				httpx.Error(w, r, http.StatusUnauthorized, "wrong "+joinTokenHeader)
+				return
+			}
+			next.ServeHTTP(w, r)
+		case want == "" && !n.auth.Enabled():
+			next.ServeHTTP(w, r)
+		default:
+			admin.ServeHTTP(w, r)
 		}
-		next.ServeHTTP(w, r)
 	})
 }
 

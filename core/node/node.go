@@ -12,7 +12,10 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/go-chi/chi/v5"
+
 	"github.com/trellis-cp/trellis/config"
+	"github.com/trellis-cp/trellis/core/auth"
 	"github.com/trellis-cp/trellis/core/metrics"
 	"github.com/trellis-cp/trellis/core/module"
 	"github.com/trellis-cp/trellis/core/raft"
@@ -26,6 +29,7 @@ type Node struct {
 	logger  *slog.Logger
 	metrics *metrics.Registry
 	store   *store.Store
+	auth    *auth.Service
 	http    *server.Server
 	modules []*running
 }
@@ -42,6 +46,9 @@ func New(cfg *config.Config, logger *slog.Logger) *Node {
 	}
 	return &Node{cfg: cfg, logger: logger.With("node", cfg.Node.ID)}
 }
+
+// Auth is the node's session system.
+func (n *Node) Auth() *auth.Service { return n.auth }
 
 // Store is the node's replicated store (tests and tools use it).
 func (n *Node) Store() *store.Store { return n.store }
@@ -90,6 +97,18 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		return err
 	}
 	n.registerStoreMetrics()
+	authNS, err := n.store.Namespace(auth.Namespace)
+	if err != nil {
+		return err
+	}
+	n.auth = auth.New(auth.Config{
+		Enabled:          n.cfg.Auth.Enabled,
+		AdminPassword:    n.cfg.Auth.AdminPassword,
+		LockoutThreshold: n.cfg.Auth.LockoutThreshold,
+		LockoutDuration:  n.cfg.Auth.LockoutDuration,
+		SessionTTL:       n.cfg.Auth.SessionTTL,
+		DataDir:          n.cfg.Node.DataDir,
+	}, authNS, n.logger)
 	n.http = server.New(server.Options{
 		Addr:            n.cfg.HTTP.Addr,
 		TLSCertFile:     n.cfg.HTTP.TLS.CertFile,
@@ -102,14 +121,27 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		Metrics:         n.metrics,
 		Health:          &health{n: n},
 		Listener:        httpLn,
+		MetricsGuard:    n.auth.Require(auth.PermRead),
 	})
-	n.mountMembership(n.http.Router())
-	for _, info := range enabled {
-		if err := n.provision(ctx, info); err != nil {
-			return err
+	root := n.http.Router()
+	n.mountMembership(root)
+	// Every module route sits behind the session check.
+	var provisionErr error
+	root.Group(func(r chi.Router) {
+		r.Use(n.auth.Middleware)
+		for _, info := range enabled {
+			if provisionErr = n.provision(ctx, info, r); provisionErr != nil {
+				return
+			}
 		}
+	})
+	if provisionErr != nil {
+		return provisionErr
 	}
 	if err := n.http.Start(); err != nil {
+		return err
+	}
+	if err := n.auth.Start(ctx); err != nil {
 		return err
 	}
 	for _, r := range n.modules {
@@ -146,7 +178,7 @@ func (n *Node) resolveModules() ([]module.Info, error) {
 	return enabled, nil
 }
 
-func (n *Node) provision(ctx context.Context, info module.Info) error {
+func (n *Node) provision(ctx context.Context, info module.Info, r chi.Router) error {
 	mod := info.New()
 	opts := n.cfg.Modules[info.Name].Options
 	if c, ok := mod.(module.Configurer); ok {
@@ -166,6 +198,7 @@ func (n *Node) provision(ctx context.Context, info module.Info) error {
 	host := module.Host{
 		NodeID:  n.cfg.Node.ID,
 		Store:   ns,
+		Auth:    n.auth,
 		Cluster: n.store.Raft(),
 		Logger:  n.logger.With("module", info.Name),
 		Options: opts,
@@ -181,7 +214,7 @@ func (n *Node) provision(ctx context.Context, info module.Info) error {
 			return fmt.Errorf("node: module %s: invalid config: %w", info.Name, err)
 		}
 	}
-	mod.Routes(n.http.Router())
+	mod.Routes(r)
 	n.modules = append(n.modules, &running{name: info.Name, mod: mod})
 	return nil
 }
@@ -244,6 +277,9 @@ func (n *Node) Stop(ctx context.Context) error {
 		}
 	}
 	n.modules = nil
+	if n.auth != nil {
+		n.auth.Stop()
+	}
 	if n.store != nil {
 		if err := n.store.Close(); err != nil {
 			errs = append(errs, err)

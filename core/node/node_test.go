@@ -53,7 +53,25 @@ func testConfig(t *testing.T) *config.Config {
 	cfg.Raft.Addr = testutil.FreeAddr(t)
 	cfg.Raft.TickInterval = 20 * time.Millisecond
 	cfg.Modules = map[string]config.ModuleConfig{}
+	cfg.Auth.AdminPassword = testAdminPassword
 	return &cfg
+}
+
+const testAdminPassword = "node-test-admin-pw"
+
+// adminToken logs in as admin once the first-boot user exists.
+func adminToken(t *testing.T, n *Node) string {
+	t.Helper()
+	var token string
+	testutil.Eventually(t, 10*time.Second, "admin login", func() bool {
+		res, err := n.Auth().Login(context.Background(), "admin", testAdminPassword, "test")
+		if err != nil {
+			return false
+		}
+		token = res.Token
+		return true
+	})
+	return token
 }
 
 func startNode(t *testing.T, cfg *config.Config) *Node {
@@ -73,9 +91,13 @@ func startNodeNoWait(t *testing.T, cfg *config.Config) *Node {
 	return n
 }
 
-func httpGet(t *testing.T, url string) (int, string) {
+func httpGet(t *testing.T, url string, token ...string) (int, string) {
 	t.Helper()
-	resp, err := http.Get(url)
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	for _, tok := range token {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +109,10 @@ func httpGet(t *testing.T, url string) (int, string) {
 func TestEnabledAndDisabledModules(t *testing.T) {
 	cfg := testConfig(t)
 	n := startNode(t, cfg)
-	if code, body := httpGet(t, "http://"+n.HTTPAddr()+"/api/kv/ping"); code != 200 || body != "pong" {
+	if code, body := httpGet(t, "http://"+n.HTTPAddr()+"/api/kv/ping"); code != http.StatusUnauthorized || !strings.Contains(body, `"error"`) {
+		t.Fatalf("module route without a session: %d %q, want 401 in etcdmonitor's format", code, body)
+	}
+	if code, body := httpGet(t, "http://"+n.HTTPAddr()+"/api/kv/ping", adminToken(t, n)); code != 200 || body != "pong" {
 		t.Fatalf("enabled module: %d %q", code, body)
 	}
 	n.Stop(context.Background())
@@ -157,7 +182,10 @@ func TestHealthAndMetricsOnARealNode(t *testing.T) {
 			t.Fatalf("%s: %d %q, want 200 with %q", path, code, body, want)
 		}
 	}
-	_, metrics := httpGet(t, base+"/metrics")
+	if code, _ := httpGet(t, base+"/metrics"); code != http.StatusUnauthorized {
+		t.Fatalf("/metrics without a session: %d, want 401", code)
+	}
+	_, metrics := httpGet(t, base+"/metrics", adminToken(t, n))
 	for _, name := range []string{
 		"trellis_raft_term", "trellis_raft_leader_changes_total", "trellis_raft_proposals_committed_total",
 		"trellis_raft_proposals_failed_total", "trellis_raft_apply_lag_entries", "trellis_storage_fsyncs_total",

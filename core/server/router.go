@@ -33,7 +33,11 @@ func (s *Server) newRouter() *chi.Mux {
 	})
 	r.MethodNotAllowed(s.methodNotAllowed)
 	s.mountHealth(r)
-	r.Method(http.MethodGet, "/metrics", s.metrics.Handler())
+	metricsHandler := s.metrics.Handler()
+	if s.opts.MetricsGuard != nil {
+		metricsHandler = s.opts.MetricsGuard(metricsHandler)
+	}
+	r.Method(http.MethodGet, "/metrics", metricsHandler)
 	return r
 }
 

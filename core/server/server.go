@@ -60,6 +60,9 @@ type Options struct {
 	Metrics *metrics.Registry
 	// Health answers the health routes; nil means always healthy.
 	Health HealthSource
+	// MetricsGuard, when set, wraps /metrics (the node requires a session
+	// with read permission there, like every route but health and login).
+	MetricsGuard func(http.Handler) http.Handler
 	// Listener, when set, is used instead of binding Addr: the node binds
 	// its ports before anything else so a port in use fails start-up first.
 	Listener net.Listener
