@@ -80,8 +80,8 @@ type Node struct {
 	snapIndex uint64
 	// campaigned is set once a sole voter has started its own election.
 	campaigned bool
-	appliedMu sync.Mutex // guards promoting, read by the promotion check
-	promoting map[uint64]bool
+	appliedMu  sync.Mutex // guards promoting, read by the promotion check
+	promoting  map[uint64]bool
 
 	lastTick   atomic.Int64 // unix nanos of the last Ready loop iteration
 	removed    atomic.Bool
