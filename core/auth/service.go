@@ -228,6 +228,7 @@ func (s *Service) apply(ev store.Event) {
 			}
 		} else {
 			delete(s.sessions, id)
+			delete(s.touched, id)
 		}
 		s.mu.Unlock()
 	case strings.HasPrefix(ev.KV.Key, userPrefix):

@@ -168,12 +168,18 @@ func (s *Service) lookup(ctx context.Context, token string) (*Session, error) {
 	return sess, nil
 }
 
+// touch notes that a session was used, at most once a second so the hot
+// path stays on the read lock.
 func (s *Service) touch(id string) {
 	now := time.Now()
-	s.mu.Lock()
-	if now.Sub(s.touched[id]) > time.Second {
-		s.touched[id] = now
+	s.mu.RLock()
+	fresh := now.Sub(s.touched[id]) < time.Second
+	s.mu.RUnlock()
+	if fresh {
+		return
 	}
+	s.mu.Lock()
+	s.touched[id] = now
 	s.mu.Unlock()
 }
 

@@ -40,6 +40,7 @@ type options struct {
 	jsonPath   string
 	cpuProfile string
 	dir        string
+	auth       bool
 }
 
 func parseFlags() (options, error) {
@@ -55,6 +56,7 @@ func parseFlags() (options, error) {
 	flag.StringVar(&phases, "phases", strings.Join(allPhases, ","), "comma-separated phases to run, from "+strings.Join(allPhases, ", "))
 	flag.StringVar(&o.jsonPath, "json", "", "also write the figures as JSON to this file")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
+	flag.BoolVar(&o.auth, "auth", true, "also measure logins and session checks")
 	flag.StringVar(&o.dir, "dir", "", "parent of the temporary data directory (default: the system temp dir)")
 	flag.Parse()
 	if flag.NArg() > 0 {
@@ -141,6 +143,16 @@ func run() error {
 		o.load.Clients, target, o.load.ValueSize, o.load.Keys, o.load.Duration, o.load.Warmup, runtime.GOMAXPROCS(0))
 	printTable(os.Stdout, rep.Results)
 	fmt.Println("\nfsyncs/s sums the raft log fsyncs of all nodes; props/fsync = puts x nodes / fsyncs (>1: group commit).")
+	if o.auth {
+		progress("sessions: logins and warm token checks")
+		ar, err := benchAuth(ctx, authDir(dir), o.load.Duration, logger)
+		if err != nil {
+			return fmt.Errorf("session benchmark: %w", err)
+		}
+		rep.Auth = ar
+		fmt.Println()
+		printAuth(os.Stdout, ar)
+	}
 	if o.jsonPath != "" {
 		if err := writeJSON(o.jsonPath, rep); err != nil {
 			return err

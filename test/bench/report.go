@@ -117,13 +117,14 @@ func plural(n int, word string) string {
 
 // report is the -json document.
 type report struct {
-	Started   time.Time  `json:"started"`
-	GoVersion string     `json:"go_version"`
-	CPUs      int        `json:"cpus"`
-	Duration  string     `json:"duration"`
-	Warmup    string     `json:"warmup"`
-	Load      loadConfig `json:"load"`
-	Results   []row      `json:"results"`
+	Started   time.Time   `json:"started"`
+	GoVersion string      `json:"go_version"`
+	CPUs      int         `json:"cpus"`
+	Duration  string      `json:"duration"`
+	Warmup    string      `json:"warmup"`
+	Load      loadConfig  `json:"load"`
+	Results   []row       `json:"results"`
+	Auth      *authResult `json:"auth,omitempty"`
 }
 
 // writeJSON writes rep to path, indented.
