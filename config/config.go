@@ -16,6 +16,7 @@ type Config struct {
 	HTTP    HTTPConfig              `koanf:"http"`
 	Raft    RaftConfig              `koanf:"raft"`
 	Auth    AuthConfig              `koanf:"auth"`
+	Audit   AuditConfig             `koanf:"audit"`
 	Modules map[string]ModuleConfig `koanf:"modules"`
 	Plugins PluginsConfig           `koanf:"plugins"`
 	Log     LogConfig               `koanf:"log"`
@@ -70,6 +71,12 @@ type HTTPConfig struct {
 	ReadTimeout     time.Duration `koanf:"read_timeout"`
 	WriteTimeout    time.Duration `koanf:"write_timeout"`
 	ShutdownTimeout time.Duration `koanf:"shutdown_timeout"`
+	// RateLimit is requests per second this node serves before answering
+	// 429 (RobustMQ's cluster_limit.max_admin_http_uri_rate); 0 is no
+	// limit. Health routes are exempt.
+	RateLimit float64 `koanf:"rate_limit"`
+	// RateBurst is how many requests may arrive at once above RateLimit.
+	RateBurst int `koanf:"rate_burst"`
 }
 
 // RaftConfig configures the consensus group and its peer transport.
@@ -102,6 +109,16 @@ type AuthConfig struct {
 	LockoutThreshold int           `koanf:"lockout_threshold"`
 	LockoutDuration  time.Duration `koanf:"lockout_duration"`
 	SessionTTL       time.Duration `koanf:"session_ttl"`
+}
+
+// AuditConfig bounds the audit log of mutating requests (core/audit).
+type AuditConfig struct {
+	// MaxEntries is how many entries the cluster keeps; the leader deletes
+	// the oldest beyond it.
+	MaxEntries int `koanf:"max_entries"`
+	// Retention is how long an entry is kept; 0 means until MaxEntries
+	// pushes it out.
+	Retention time.Duration `koanf:"retention"`
 }
 
 // ModuleConfig is a module's section. Enabled decides whether it runs; the

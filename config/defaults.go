@@ -24,6 +24,10 @@ func Defaults() Config {
 			// No write timeout: watch streams stay open indefinitely.
 			WriteTimeout:    0,
 			ShutdownTimeout: 10 * time.Second,
+			// Far above what operators and dashboards send, low enough
+			// that a runaway client cannot monopolise a node.
+			RateLimit: 1000,
+			RateBurst: 2000,
 		},
 		Raft: RaftConfig{
 			Addr:                   "127.0.0.1:7000",
@@ -40,6 +44,7 @@ func Defaults() Config {
 			LockoutDuration:  15 * time.Minute,
 			SessionTTL:       24 * time.Hour,
 		},
+		Audit:   AuditConfig{MaxEntries: 10000, Retention: 720 * time.Hour},
 		Modules: mods,
 		Plugins: PluginsConfig{Dir: "./plugins"},
 		Log:     LogConfig{Level: "info", Format: "text"},

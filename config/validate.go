@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"os"
@@ -52,6 +53,12 @@ func (c *Config) Validate() error {
 	if err := c.validateAuth(); err != nil {
 		return err
 	}
+	if c.Audit.MaxEntries <= 0 {
+		return keyErr("audit.max_entries", "must be greater than 0, got %d", c.Audit.MaxEntries)
+	}
+	if c.Audit.Retention < 0 {
+		return keyErr("audit.retention", "must not be negative (0s keeps entries until audit.max_entries), got %s", c.Audit.Retention)
+	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
@@ -75,6 +82,16 @@ func (c *Config) validateHTTP() error {
 	}
 	if h.MaxBodyBytes <= 0 {
 		return keyErr("http.max_body_bytes", "must be greater than 0, got %d", h.MaxBodyBytes)
+	}
+	if h.RateLimit < 0 || math.IsNaN(h.RateLimit) || math.IsInf(h.RateLimit, 0) {
+		return keyErr("http.rate_limit", "must be a number >= 0 (0 means no limit), got %g", h.RateLimit)
+	}
+	if h.RateLimit > 0 && h.RateBurst < 1 {
+		return &keyError{key: "http.rate_burst", cause: "http.rate_limit",
+			err: fmt.Errorf("must be at least 1 when http.rate_limit is set, got %d", h.RateBurst)}
+	}
+	if h.RateBurst < 0 {
+		return keyErr("http.rate_burst", "must not be negative, got %d", h.RateBurst)
 	}
 	return nonNegative(map[string]time.Duration{
 		"http.read_timeout":     h.ReadTimeout,

@@ -20,6 +20,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/trellis-cp/trellis/core/audit"
 	"github.com/trellis-cp/trellis/core/auth"
 	"github.com/trellis-cp/trellis/core/raft"
 	"github.com/trellis-cp/trellis/core/store"
@@ -68,6 +69,8 @@ type Host struct {
 	// Auth is the session system: Route declares a route's permission,
 	// FromContext (package auth) tells a handler who is calling.
 	Auth *auth.Service
+	// Audit is the replicated audit log (the operator module serves it).
+	Audit *audit.Log
 	// Cluster answers membership and leadership questions and makes
 	// membership changes.
 	Cluster Cluster

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/trellis-cp/trellis/config"
+	"github.com/trellis-cp/trellis/core/audit"
 	"github.com/trellis-cp/trellis/core/auth"
 	"github.com/trellis-cp/trellis/core/metrics"
 	"github.com/trellis-cp/trellis/core/module"
@@ -30,6 +32,7 @@ type Node struct {
 	metrics *metrics.Registry
 	store   *store.Store
 	auth    *auth.Service
+	audit   *audit.Log
 	http    *server.Server
 	modules []*running
 }
@@ -49,6 +52,9 @@ func New(cfg *config.Config, logger *slog.Logger) *Node {
 
 // Auth is the node's session system.
 func (n *Node) Auth() *auth.Service { return n.auth }
+
+// Audit is the node's audit log of mutating requests.
+func (n *Node) Audit() *audit.Log { return n.audit }
 
 // Store is the node's replicated store (tests and tools use it).
 func (n *Node) Store() *store.Store { return n.store }
@@ -109,6 +115,18 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		SessionTTL:       n.cfg.Auth.SessionTTL,
 		DataDir:          n.cfg.Node.DataDir,
 	}, authNS, n.logger)
+	auditNS, err := n.store.Namespace(audit.Namespace)
+	if err != nil {
+		return err
+	}
+	n.audit = audit.New(auditNS, audit.Options{
+		NodeID:     n.cfg.Node.ID,
+		MaxEntries: n.cfg.Audit.MaxEntries,
+		Retention:  n.cfg.Audit.Retention,
+		Identify:   audit.SessionIdentity(n.auth),
+		Logger:     n.logger,
+		Metrics:    n.metrics.Registerer(),
+	})
 	n.http = server.New(server.Options{
 		Addr:            n.cfg.HTTP.Addr,
 		TLSCertFile:     n.cfg.HTTP.TLS.CertFile,
@@ -122,9 +140,14 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		Health:          &health{n: n},
 		Listener:        httpLn,
 		MetricsGuard:    n.auth.Require(auth.PermRead),
+		RateLimit:       n.cfg.HTTP.RateLimit,
+		RateBurst:       n.cfg.HTTP.RateBurst,
+		// The audit log sees every route, core auth and /raft/* included.
+		Middleware: []func(http.Handler) http.Handler{n.audit.Middleware},
 	})
 	root := n.http.Router()
 	n.mountMembership(root)
+	n.auth.MountRoutes(root)
 	// Every module route sits behind the session check.
 	var provisionErr error
 	root.Group(func(r chi.Router) {
@@ -199,6 +222,7 @@ func (n *Node) provision(ctx context.Context, info module.Info, r chi.Router) er
 		NodeID:  n.cfg.Node.ID,
 		Store:   ns,
 		Auth:    n.auth,
+		Audit:   n.audit,
 		Cluster: n.store.Raft(),
 		Logger:  n.logger.With("module", info.Name),
 		Options: opts,
@@ -268,6 +292,13 @@ func (n *Node) Stop(ctx context.Context) error {
 		if err := n.http.Shutdown(ctx); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	// In-flight requests have drained: write their entries while raft runs.
+	if n.audit != nil {
+		if err := n.audit.Close(ctx); err != nil {
+			errs = append(errs, err)
+		}
+		n.audit = nil
 	}
 	for i := len(n.modules) - 1; i >= 0; i-- {
 		if s, ok := n.modules[i].mod.(module.Stopper); ok {

@@ -18,7 +18,9 @@ func (s *Server) Router() chi.Router { return s.mux }
 // newRouter builds the root router. Middleware order matters: the request
 // id comes first so every later log line carries it; recovery wraps the
 // access log and metrics so a panic is still logged and counted (as a
-// 500); the body limit is innermost, closest to the handler that reads.
+// 500); the rate limit refuses a flood before any real work (and before
+// Options.Middleware, the audit log); the body limit is innermost, closest
+// to the handler that reads.
 func (s *Server) newRouter() *chi.Mux {
 	r := chi.NewRouter()
 	r.Use(
@@ -26,8 +28,10 @@ func (s *Server) newRouter() *chi.Mux {
 		s.recoverer,
 		s.accessLog,
 		s.instrument,
-		s.limitBody,
+		s.limitRate,
 	)
+	r.Use(s.opts.Middleware...)
+	r.Use(s.limitBody)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		httpx.Error(w, r, http.StatusNotFound, "not found: "+r.URL.Path)
 	})

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"golang.org/x/time/rate"
 
 	"github.com/trellis-cp/trellis/core/httpx"
 	"github.com/trellis-cp/trellis/core/metrics"
@@ -66,6 +67,18 @@ type Options struct {
 	// Listener, when set, is used instead of binding Addr: the node binds
 	// its ports before anything else so a port in use fails start-up first.
 	Listener net.Listener
+	// RateLimit is the requests per second this node serves before it
+	// answers 429 (health routes exempt); 0 or less means no limit.
+	RateLimit float64
+	// RateBurst is how many requests may arrive at once above RateLimit;
+	// less than 1 means 1.
+	RateBurst int
+	// Middleware runs for every request, after the rate limit and before
+	// routing reaches any route's own middleware (so it sees every route,
+	// auth's included, and the final status). The root router's chain is
+	// fixed once New returns, hence this option: the node passes the audit
+	// log here.
+	Middleware []func(http.Handler) http.Handler
 }
 
 // Server is a node's HTTP server. Build it with New, mount module routes on
@@ -76,6 +89,7 @@ type Server struct {
 	metrics *metrics.Registry
 	health  HealthSource
 	mux     *chi.Mux
+	limiter *rate.Limiter // nil: no rate limit
 
 	// draining is closed when Shutdown begins; request contexts carry it
 	// (httpx.Draining) through BaseContext.
@@ -115,6 +129,7 @@ func New(opts Options) *Server {
 		log:      opts.Logger.With("module", "http"),
 		metrics:  opts.Metrics,
 		health:   opts.Health,
+		limiter:  newLimiter(opts.RateLimit, opts.RateBurst),
 		draining: make(chan struct{}),
 	}
 	if s.health == nil {

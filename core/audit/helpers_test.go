@@ -1,0 +1,113 @@
+package audit
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/trellis-cp/trellis/core/internal/testutil"
+	"github.com/trellis-cp/trellis/core/raft"
+	"github.com/trellis-cp/trellis/core/store"
+)
+
+func testLogger() *slog.Logger {
+	level := slog.LevelWarn
+	if os.Getenv("TRELLISTEST_DEBUG") != "" {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// openNamespace starts a one-node store on a free loopback port and
+// returns its core.audit namespace once the node leads.
+func openNamespace(t *testing.T) *store.Namespace {
+	t.Helper()
+	s, err := store.Open(store.Options{
+		DataDir: t.TempDir(),
+		Raft: raft.Config{
+			ID: 1, Name: "node-1", PeerAddr: testutil.FreeAddr(t),
+			SnapshotCount: 10000, SnapshotCatchupEntries: 5000,
+			TickInterval: 20 * time.Millisecond, ElectionTicks: 10, HeartbeatTicks: 1,
+			RequestTimeout: 3 * time.Second,
+		},
+		Logger: testLogger(),
+	})
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	testutil.Eventually(t, 10*time.Second, "a leader", func() bool { return s.Raft().IsLeader() })
+	ns, err := s.Namespace(Namespace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ns
+}
+
+// newLog builds a Log on a fresh store; the pruner stays idle unless the
+// test asks for it, so tests call Prune themselves.
+func newLog(t *testing.T, opts Options) *Log {
+	t.Helper()
+	ns := openNamespace(t)
+	if opts.NodeID == 0 {
+		opts.NodeID = 7
+	}
+	if opts.PruneInterval == 0 {
+		opts.PruneInterval = time.Hour
+	}
+	if opts.Logger == nil {
+		opts.Logger = testLogger()
+	}
+	l := New(ns, opts)
+	t.Cleanup(func() { l.Close(context.Background()) })
+	return l
+}
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+// waitTotal waits until the log holds n entries.
+func waitTotal(t *testing.T, l *Log, n int) {
+	t.Helper()
+	var got int
+	testutil.Eventually(t, 10*time.Second, "audit entries written", func() bool {
+		p, err := l.List(ctx(t), Query{PageSize: 1})
+		if err != nil {
+			return false
+		}
+		got = p.Total
+		return got >= n
+	})
+	if got != n {
+		t.Fatalf("log holds %d entries, want %d", got, n)
+	}
+}
+
+// all returns every entry, newest first.
+func all(t *testing.T, l *Log) []Entry {
+	t.Helper()
+	p, err := l.List(ctx(t), Query{PageSize: MaxPageSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.Entries
+}
+
+// rawValues returns every stored byte of the namespace.
+func rawValues(t *testing.T, l *Log) [][]byte {
+	t.Helper()
+	res, err := l.ns.List(ctx(t), "", store.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][]byte
+	for _, kv := range res.KVs {
+		out = append(out, []byte(kv.Key), kv.Value)
+	}
+	return out
+}
