@@ -187,18 +187,22 @@ func (s *Service) touch(id string) {
 type SessionFilter struct {
 	Username      string
 	ExcludeClosed bool
-	Limit         int
-	// Start is the id after which to continue (the previous page's next).
-	Start string
+	// Limit caps the page; 0 means no limit.
+	Limit int
+	// Offset skips that many sessions: pass the previous page's next.
+	Offset int
 }
 
-// Sessions lists sessions sorted by creation time, newest first, and the
-// cursor of the next page ("" at the end). Session secrets are cleared.
-func (s *Service) Sessions(ctx context.Context, f SessionFilter) ([]Session, string, error) {
+// Sessions lists sessions oldest first and returns the offset of the next
+// page (0 when this page is the last). Oldest first keeps offsets stable
+// while a client pages: a login made meanwhile lands at the end instead of
+// shifting every later page. Session secrets are cleared.
+func (s *Service) Sessions(ctx context.Context, f SessionFilter) ([]Session, int, error) {
 	res, err := s.ns.List(ctx, sessionPrefix, store.ListOptions{})
 	if err != nil {
-		return nil, "", err
+		return nil, 0, err
 	}
+	now := time.Now()
 	var out []Session
 	for _, kv := range res.KVs {
 		var sess Session
@@ -208,7 +212,7 @@ func (s *Service) Sessions(ctx context.Context, f SessionFilter) ([]Session, str
 		if f.Username != "" && sess.Username != f.Username {
 			continue
 		}
-		if !sess.ExpiresAt.IsZero() && time.Now().After(sess.ExpiresAt) && !sess.Closed {
+		if !sess.ExpiresAt.IsZero() && now.After(sess.ExpiresAt) && !sess.Closed {
 			sess.Closed, sess.ClosedAt = true, sess.ExpiresAt
 		}
 		if f.ExcludeClosed && sess.Closed {
@@ -224,22 +228,20 @@ func (s *Service) Sessions(ctx context.Context, f SessionFilter) ([]Session, str
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if !out[i].CreatedAt.Equal(out[j].CreatedAt) {
-			return out[i].CreatedAt.After(out[j].CreatedAt)
+			return out[i].CreatedAt.Before(out[j].CreatedAt)
 		}
 		return strings.Compare(out[i].ID, out[j].ID) < 0
 	})
-	if f.Start != "" {
-		for i := range out {
-			if out[i].ID == f.Start {
-				out = out[i+1:]
-				break
-			}
+	if f.Offset > 0 {
+		if f.Offset >= len(out) {
+			return []Session{}, 0, nil
 		}
+		out = out[f.Offset:]
 	}
-	next := ""
+	next := 0
 	if f.Limit > 0 && len(out) > f.Limit {
 		out = out[:f.Limit]
-		next = out[len(out)-1].ID
+		next = f.Offset + f.Limit
 	}
 	return out, next, nil
 }
