@@ -152,8 +152,8 @@ func (c *Config) validateAuth() error {
 	if a.LockoutThreshold < 0 {
 		return keyErr("auth.lockout_threshold", "must not be negative (0 disables lockout), got %d", a.LockoutThreshold)
 	}
-	if a.SessionTTL <= 0 {
-		return keyErr("auth.session_ttl", "must be greater than 0, got %s", a.SessionTTL)
+	if a.SessionTTL < 0 {
+		return keyErr("auth.session_ttl", "must not be negative (0 means sessions never expire), got %s", a.SessionTTL)
 	}
 	return nonNegative(map[string]time.Duration{"auth.lockout_duration": a.LockoutDuration})
 }

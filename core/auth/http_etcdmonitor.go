@@ -172,8 +172,8 @@ func (s *Service) initialSetupPending(r *http.Request) bool {
 	if !s.Enabled() {
 		return false
 	}
-	if u, err := s.cachedUser(r.Context(), "admin"); err == nil {
-		return u.MustChangePassword
+	if e, err := s.cachedUser(r.Context(), "admin"); err == nil {
+		return e.u.MustChangePassword
 	}
 	_, err := os.Stat(filepath.Join(s.cfg.DataDir, InitialPasswordFile))
 	return err == nil

@@ -66,7 +66,7 @@ func (s *Service) writeUserError(w http.ResponseWriter, err error) {
 	switch {
 	case errors.Is(err, ErrUnknownUser):
 		userError(w, http.StatusNotFound, err.Error())
-	case errors.Is(err, ErrUserExists), errors.Is(err, ErrLastAdmin):
+	case errors.Is(err, ErrUserExists), errors.Is(err, ErrLastAdmin), errors.Is(err, ErrConflict):
 		userError(w, http.StatusConflict, err.Error())
 	case errors.Is(err, ErrBadRole), errors.Is(err, ErrWeakPassword), errors.Is(err, ErrBadUsername):
 		userError(w, http.StatusBadRequest, err.Error())

@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/trellis-cp/trellis/core/store"
@@ -16,36 +17,38 @@ type lockRecord struct {
 	LockedUntil time.Time `json:"locked_until,omitzero"`
 }
 
-func (s *Service) readLock(ctx context.Context, name string, o store.ReadOptions) (lockRecord, int64) {
+// readLock reads a name's lock record linearizably: a lock set on any node
+// holds on every node at once. Login is slow anyway (argon2id), so the
+// ReadIndex round costs nothing noticeable.
+func (s *Service) readLock(ctx context.Context, name string) (lockRecord, int64, error) {
 	var rec lockRecord
-	kv, err := s.ns.Get(ctx, lockPrefix+name, o)
+	if s.cfg.LockoutThreshold <= 0 || !validUsername(name) {
+		return rec, 0, nil
+	}
+	kv, err := s.ns.Get(ctx, lockPrefix+name, store.ReadOptions{})
+	if errors.Is(err, store.ErrNotFound) {
+		return rec, 0, nil
+	}
 	if err != nil {
-		return rec, 0
+		return rec, 0, err
 	}
 	if json.Unmarshal(kv.Value, &rec) != nil {
-		return lockRecord{}, kv.ModRevision
+		return lockRecord{}, kv.ModRevision, nil
 	}
-	return rec, kv.ModRevision
-}
-
-// lockedUntil reads this node's copy: a lock set anywhere arrives within
-// a replication delay, and the check stays off the raft path.
-func (s *Service) lockedUntil(ctx context.Context, name string) (time.Time, bool) {
-	if s.cfg.LockoutThreshold <= 0 {
-		return time.Time{}, false
-	}
-	rec, _ := s.readLock(ctx, name, store.ReadOptions{Serializable: true})
-	return rec.LockedUntil, time.Now().Before(rec.LockedUntil)
+	return rec, kv.ModRevision, nil
 }
 
 // recordFailure adds one failure with compare-and-swap, so failures on
 // different nodes add up; at the threshold the account locks.
 func (s *Service) recordFailure(ctx context.Context, name string) (bool, time.Time) {
-	if s.cfg.LockoutThreshold <= 0 {
+	if s.cfg.LockoutThreshold <= 0 || !validUsername(name) {
 		return false, time.Time{}
 	}
 	for attempt := 0; attempt < 5; attempt++ {
-		rec, modRev := s.readLock(ctx, name, store.ReadOptions{})
+		rec, modRev, err := s.readLock(ctx, name)
+		if err != nil {
+			return false, time.Time{}
+		}
 		rec.Failures++
 		locked := rec.Failures >= s.cfg.LockoutThreshold
 		if locked {
@@ -77,13 +80,19 @@ func (s *Service) recordFailure(ctx context.Context, name string) (bool, time.Ti
 	return false, time.Time{}
 }
 
-// clearFailures resets the counter after a success; it writes only when
-// there is something to clear.
-func (s *Service) clearFailures(ctx context.Context, name string) {
-	if rec, _ := s.readLock(ctx, name, store.ReadOptions{Serializable: true}); rec.Failures == 0 && rec.LockedUntil.IsZero() {
+// clearFailures resets the counter after a success. It writes only when
+// there is something to clear, and only if the record is still the one the
+// check read: a lock set meanwhile on another node survives.
+func (s *Service) clearFailures(ctx context.Context, name string, rec lockRecord, modRev int64) {
+	if modRev == 0 || (rec.Failures == 0 && rec.LockedUntil.IsZero()) {
 		return
 	}
-	if _, err := s.ns.Delete(ctx, lockPrefix+name); err != nil {
+	key := lockPrefix + name
+	del, err := s.ns.DeleteOp(key)
+	if err != nil {
+		return
+	}
+	if _, err := s.ns.Txn(ctx, []store.Compare{s.ns.CmpNumber(key, store.CompareModRevision, store.Equal, modRev)}, []store.Op{del}, nil); err != nil {
 		s.logger.Warn("clear login failures", "user", name, "err", err)
 	}
 }
@@ -92,4 +101,13 @@ func (s *Service) clearFailures(ctx context.Context, name string) {
 func (s *Service) Unlock(ctx context.Context, name string) error {
 	_, err := s.ns.Delete(ctx, lockPrefix+name)
 	return err
+}
+
+// lockedUntil reports whether name is locked out now, and until when.
+func (s *Service) lockedUntil(ctx context.Context, name string) (time.Time, bool) {
+	rec, _, err := s.readLock(ctx, name)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return rec.LockedUntil, time.Now().Before(rec.LockedUntil)
 }

@@ -51,13 +51,15 @@ type Service struct {
 
 	mu       sync.RWMutex
 	sessions map[string]*Session // by session id
-	users    map[string]*User    // by name; the request path reads this
+	users    map[string]*userEntry // by name; the request path reads this
 	touched  map[string]time.Time
 
 	// watchRev is the revision the cache watch has reached. A cache fill
 	// read at a revision below it could resurrect what the watch already
 	// removed (a logged-out session), so such fills are not kept.
 	watchRev atomic.Int64
+	// freshAt is when this node last proved it was current (fresh.go).
+	freshAt atomic.Int64
 
 	stop   context.CancelFunc
 	wg     sync.WaitGroup
@@ -70,7 +72,7 @@ func New(cfg Config, ns *store.Namespace, logger *slog.Logger) *Service {
 		logger = slog.Default()
 	}
 	return &Service{cfg: cfg, ns: ns, logger: logger.With("module", "auth"),
-		sessions: map[string]*Session{}, users: map[string]*User{}, touched: map[string]time.Time{}, synced: make(chan struct{})}
+		sessions: map[string]*Session{}, users: map[string]*userEntry{}, touched: map[string]time.Time{}, synced: make(chan struct{})}
 }
 
 // Enabled reports whether requests are checked at all.
@@ -86,9 +88,10 @@ func (s *Service) Start(ctx context.Context) error {
 		return nil
 	}
 	ctx, s.stop = context.WithCancel(context.Background())
-	s.wg.Add(2)
+	s.wg.Add(3)
 	go func() { defer s.wg.Done(); s.bootstrapLoop(ctx) }()
 	go func() { defer s.wg.Done(); s.watchLoop(ctx) }()
+	go func() { defer s.wg.Done(); s.freshLoop(ctx) }()
 	return nil
 }
 
@@ -212,7 +215,7 @@ func (s *Service) watchLoop(ctx context.Context) {
 func (s *Service) resetCache() {
 	s.mu.Lock()
 	s.sessions = map[string]*Session{}
-	s.users = map[string]*User{}
+	s.users = map[string]*userEntry{}
 	s.mu.Unlock()
 }
 
@@ -236,7 +239,7 @@ func (s *Service) apply(ev store.Event) {
 		var u User
 		s.mu.Lock()
 		if ev.Type == store.EventPut && json.Unmarshal(ev.KV.Value, &u) == nil {
-			s.users[name] = &u
+			s.users[name] = &userEntry{u: &u, createRev: ev.KV.CreateRevision, modRev: ev.KV.ModRevision}
 		} else {
 			delete(s.users, name)
 		}

@@ -29,10 +29,11 @@ const closedRetention = 24 * time.Hour
 // password fail the same way and take the same time; failures count
 // towards the cluster-wide lockout.
 func (s *Service) Login(ctx context.Context, username, password, clientAddr string) (*LoginResult, error) {
-	u, err := s.checkPassword(ctx, username, password)
+	e, err := s.checkPassword(ctx, username, password)
 	if err != nil {
 		return nil, err
 	}
+	u := e.u
 	if u.MustChangePassword {
 		return &LoginResult{MustChangePassword: true}, nil
 	}
@@ -41,7 +42,8 @@ func (s *Service) Login(ctx context.Context, username, password, clientAddr stri
 		return nil, err
 	}
 	now := time.Now().UTC()
-	sess := &Session{ID: id, Username: u.Name, SecretHash: secretHash, CreatedAt: now, ClientAddr: clientAddr, LastActive: now}
+	sess := &Session{ID: id, Username: u.Name, SecretHash: secretHash, CreatedAt: now, ClientAddr: clientAddr, LastActive: now,
+		UserRev: e.createRev, PasswordVersion: u.PasswordVersion}
 	opts := store.PutOptions{}
 	if s.cfg.SessionTTL > 0 {
 		sess.ExpiresAt = now.Add(s.cfg.SessionTTL)
@@ -69,21 +71,25 @@ func (s *Service) putSession(ctx context.Context, sess *Session, opts store.PutO
 
 // checkPassword verifies credentials under the lockout rules and returns
 // the user. Shared by login and change-password, as etcdmonitor does.
-func (s *Service) checkPassword(ctx context.Context, username, password string) (*User, error) {
-	if until, locked := s.lockedUntil(ctx, username); locked {
-		return nil, &LockedError{Until: until}
+func (s *Service) checkPassword(ctx context.Context, username, password string) (*userEntry, error) {
+	lock, lockRev, err := s.readLock(ctx, username)
+	if err != nil {
+		return nil, err
 	}
-	u, err := s.GetUser(ctx, username)
+	if time.Now().Before(lock.LockedUntil) {
+		return nil, &LockedError{Until: lock.LockedUntil}
+	}
+	e, err := s.getUser(ctx, username, store.ReadOptions{})
 	hash := dummyHash
 	if err == nil {
-		hash = u.PasswordHash
+		hash = e.u.PasswordHash
 	} else if !errors.Is(err, ErrUnknownUser) {
 		return nil, err
 	}
 	ok, verr := VerifyPassword(hash, password)
 	if err == nil && verr == nil && ok {
-		s.clearFailures(ctx, username)
-		return u, nil
+		s.clearFailures(ctx, username, lock, lockRev)
+		return e, nil
 	}
 	if locked, until := s.recordFailure(ctx, username); locked {
 		return nil, &LockedError{Until: until}
@@ -120,10 +126,19 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Principal, e
 	if err != nil {
 		return nil, err
 	}
-	u, err := s.cachedUser(ctx, sess.Username)
+	e, err := s.cachedUser(ctx, sess.Username)
 	if err != nil {
+		if errors.Is(err, ErrUnknownUser) {
+			return nil, ErrNoSession
+		}
+		return nil, err
+	}
+	// A session belongs to the user as it was at login: not to a later
+	// user of the same name, and not across a password change.
+	if e.createRev != sess.UserRev || e.u.PasswordVersion != sess.PasswordVersion {
 		return nil, ErrNoSession
 	}
+	u := e.u
 	return &Principal{Username: u.Name, Roles: u.Roles, Superuser: u.Superuser, SessionID: sess.ID, ExpiresAt: sess.ExpiresAt}, nil
 }
 
@@ -133,9 +148,12 @@ func (s *Service) lookup(ctx context.Context, token string) (*Session, error) {
 	if !ok {
 		return nil, ErrNoSession
 	}
-	s.mu.RLock()
-	sess := s.sessions[id]
-	s.mu.RUnlock()
+	var sess *Session
+	if s.fresh() {
+		s.mu.RLock()
+		sess = s.sessions[id]
+		s.mu.RUnlock()
+	}
 	if sess == nil {
 		// First use on this node: one linearizable read, so a token made
 		// on another node a moment ago is found here too.
@@ -151,6 +169,7 @@ func (s *Service) lookup(ctx context.Context, token string) (*Session, error) {
 		if err := json.Unmarshal(kv.Value, &loaded); err != nil {
 			return nil, ErrNoSession
 		}
+		s.markFresh()
 		sess = &loaded
 		s.mu.Lock()
 		if s.fillable(readRev) {

@@ -52,10 +52,13 @@ func TokenFromRequest(r *http.Request) string {
 			return strings.TrimSpace(v)
 		}
 	}
-	for _, h := range []string{"X-Cockroach-API-Session", "X-Consul-Token"} {
-		if v := r.Header.Get(h); v != "" {
-			return strings.TrimSpace(v)
-		}
+	// CockroachDB's clients send "X-Cockroach-API-Session: cookie" to mean
+	// "the session is in the cookie".
+	if v := strings.TrimSpace(r.Header.Get("X-Cockroach-API-Session")); v != "" && v != "cookie" {
+		return v
+	}
+	if v := r.Header.Get("X-Consul-Token"); v != "" {
+		return strings.TrimSpace(v)
 	}
 	if v := r.URL.Query().Get("token"); v != "" {
 		return v

@@ -74,14 +74,17 @@ func (r Role) grants(p Permission) bool {
 // User is a stored account. The tenant module exposes the same records as
 // /api/cluster/user/*, hence Tenant and Superuser.
 type User struct {
-	Name               string    `json:"name"`
-	PasswordHash       string    `json:"password_hash"`
-	Roles              []Role    `json:"roles"`
-	Tenant             string    `json:"tenant,omitempty"`
-	Superuser          bool      `json:"superuser,omitempty"`
-	MustChangePassword bool      `json:"must_change_password,omitempty"`
-	CreatedAt          time.Time `json:"created_at"`
-	UpdatedAt          time.Time `json:"updated_at"`
+	Name               string `json:"name"`
+	PasswordHash       string `json:"password_hash"`
+	Roles              []Role `json:"roles"`
+	Tenant             string `json:"tenant,omitempty"`
+	Superuser          bool   `json:"superuser,omitempty"`
+	MustChangePassword bool   `json:"must_change_password,omitempty"`
+	// PasswordVersion counts password changes; sessions opened under an
+	// older version no longer work.
+	PasswordVersion int       `json:"password_version,omitempty"`
+	CreatedAt       time.Time `json:"created_at"`
+	UpdatedAt       time.Time `json:"updated_at"`
 }
 
 // Public is the user without its password hash.
@@ -99,9 +102,14 @@ type Session struct {
 	CreatedAt  time.Time `json:"created_at"`
 	ExpiresAt  time.Time `json:"expires_at,omitzero"`
 	ClientAddr string    `json:"client_addr,omitempty"`
-	Closed     bool      `json:"closed,omitempty"`
-	ClosedAt   time.Time `json:"closed_at,omitzero"`
-	LastActive time.Time `json:"last_active,omitzero"`
+	// UserRev and PasswordVersion tie the session to the user as it was
+	// at login: the creation revision of the user record and its password
+	// version.
+	UserRev         int64     `json:"user_rev"`
+	PasswordVersion int       `json:"password_version,omitempty"`
+	Closed          bool      `json:"closed,omitempty"`
+	ClosedAt        time.Time `json:"closed_at,omitzero"`
+	LastActive      time.Time `json:"last_active,omitzero"`
 }
 
 // Principal is who is calling, as the middleware found out.
@@ -135,6 +143,7 @@ var (
 	ErrSamePassword       = errors.New("new password must differ from the old one")
 	ErrBadUsername        = errors.New("username must be 1-64 characters of letters, digits, '.', '_', '-' or '@'")
 	ErrLastAdmin          = errors.New("cannot remove the last admin")
+	ErrConflict           = errors.New("changed concurrently, try again")
 )
 
 // LockedError says an account is locked until a time.
