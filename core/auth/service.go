@@ -50,7 +50,7 @@ type Service struct {
 	routes routeTable
 
 	mu       sync.RWMutex
-	sessions map[string]*Session // by session id
+	sessions map[string]*Session   // by session id
 	users    map[string]*userEntry // by name; the request path reads this
 	touched  map[string]time.Time
 
