@@ -114,13 +114,21 @@ func (c *procCluster) waitHTTP(p *proc) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	// Ask the stuck process for a goroutine dump (SIGQUIT), so the log
+	// says where it hangs.
+	p.cmd.Process.Signal(syscall.SIGQUIT)
+	select {
+	case <-p.exited:
+		p.cmd = nil
+	case <-time.After(5 * time.Second):
+	}
 	c.t.Fatalf("node %d HTTP never came up\n%s", p.id, c.log(p))
 }
 
 func (c *procCluster) log(p *proc) string {
 	b, _ := os.ReadFile(p.logPath)
-	if len(b) > 8000 {
-		b = b[len(b)-8000:]
+	if len(b) > 20000 {
+		b = b[len(b)-20000:]
 	}
 	return string(b)
 }
@@ -132,7 +140,11 @@ func (c *procCluster) kill(id uint64) {
 		return
 	}
 	p.cmd.Process.Signal(syscall.SIGKILL)
-	<-p.exited
+	select {
+	case <-p.exited:
+	case <-time.After(30 * time.Second):
+		c.t.Errorf("node %d (pid %d) did not exit 30s after SIGKILL", id, p.cmd.Process.Pid)
+	}
 	p.cmd = nil
 }
 
