@@ -631,8 +631,22 @@ func TestJoinForms(t *testing.T) {
 	c := Defaults()
 	c.Raft.Join = "http://10.0.0.1:8080"
 	c.Raft.InitialCluster = "1=127.0.0.1:7000" // one member plus join is allowed
+	checkErr(t, c.Validate(), "raft.join_token", "required")
+	c.Raft.JoinToken = "secret"
 	if err := c.Validate(); err != nil {
 		t.Error(err)
+	}
+	c.Raft.JoinToken, c.Auth.Enabled = "", false // development: no auth, no token
+	if err := c.Validate(); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestClientVariablesDoNotStopServe(t *testing.T) {
+	t.Parallel()
+	env := []string{"TRELLIS_PASSWORD=x", "TRELLIS_TOKEN=y", "TRELLIS_ENDPOINT=http://127.0.0.1:1", "TRELLIS_NEW_PASSWORD=z"}
+	if _, err := Load(nil, env); err != nil {
+		t.Fatalf("client variables refused by serve: %v", err)
 	}
 }
 

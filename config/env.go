@@ -14,6 +14,11 @@ import (
 // ignored.
 const envPrefix = "TRELLIS_"
 
+// ClientVariables are TRELLIS_* variables the client subcommands read
+// (trellis login, user, kv, ...). They are not config keys, and serve
+// ignores them so one shell can run both.
+var ClientVariables = []string{"TRELLIS_ENDPOINT", "TRELLIS_TOKEN", "TRELLIS_PASSWORD", "TRELLIS_NEW_PASSWORD"}
+
 // envLayer reads TRELLIS_* variables from environ.
 //
 // Keys contain underscores (raft.snapshot_count), so a variable name cannot
@@ -29,6 +34,9 @@ func envLayer(environ []string, modules []string) (layer, error) {
 		Prefix:      envPrefix,
 		EnvironFunc: func() []string { return environ },
 		TransformFunc: func(name, value string) (string, any) {
+			if slices.Contains(ClientVariables, name) {
+				return "", nil
+			}
 			key, ok := envKey(name, modules)
 			if !ok {
 				unknown = append(unknown, name)

@@ -127,6 +127,10 @@ func (c *Config) validateRaft() error {
 		if err := checkJoin(r.Join); err != nil {
 			return &keyError{key: "raft.join", err: err}
 		}
+		if r.JoinToken == "" && c.Auth.Enabled {
+			return keyErr("raft.join_token", "is required with raft.join while auth is enabled: "+
+				"members accept a join only with the cluster's token")
+		}
 	}
 	if r.SnapshotCount == 0 {
 		return keyErr("raft.snapshot_count", "must be greater than 0")

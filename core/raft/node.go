@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -78,8 +79,13 @@ type Node struct {
 	// Owned by the Ready loop.
 	confState raftpb.ConfState
 	snapIndex uint64
+	// commit is the last commit index raft reported.
+	commit uint64
 	// campaigned is set once a sole voter has started its own election.
 	campaigned bool
+	// confMu lets one membership change from this node be in flight at a
+	// time: raft refuses a second while one is pending.
+	confMu     sync.Mutex
 	appliedMu  sync.Mutex // guards promoting, read by the promotion check
 	promoting  map[uint64]bool
 
@@ -114,10 +120,14 @@ func Start(cfg Config, log *storage.LogStore, sm StateMachine) (*Node, error) {
 		return nil, err
 	}
 	n.tr = newTransport(cfg.ID, n.logger, n, cfg.ServerTLS, cfg.ClientTLS)
+	n.startRaft()
+	// Accept peer connections only now: an incoming message must find the
+	// raft node there.
 	if err := n.tr.listen(cfg.PeerAddr, cfg.Listener); err != nil {
+		n.rn.Stop()
+		n.cancelRun()
 		return nil, err
 	}
-	n.startRaft()
 	n.lastTick.Store(time.Now().UnixNano())
 	go n.run()
 	go n.reads.run()
@@ -181,19 +191,23 @@ func (n *Node) startRaft() {
 		n.logger.Info("joining raft cluster", "id", n.cfg.ID, "members", len(n.cfg.JoinMembers))
 		n.rn = etcdraft.RestartNode(rc)
 	default:
-		var peers []etcdraft.Peer
+		// Every node writes the bootstrap entries itself, so they must be
+		// identical everywhere: sorted by id, carrying only what all nodes
+		// know. Names and HTTP addresses follow through raft (announce).
 		cluster := n.cfg.InitialCluster
 		if len(cluster) == 0 {
 			cluster = map[uint64]string{n.cfg.ID: n.cfg.PeerAddr}
 		}
-		for id, addr := range cluster {
-			m := Member{ID: id, PeerAddr: addr}
-			if id == n.cfg.ID {
-				m.Name, m.HTTPAddr = n.cfg.Name, n.cfg.HTTPAddr
-			}
-			ctx, _ := json.Marshal(m)
+		ids := make([]uint64, 0, len(cluster))
+		for id := range cluster {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		var peers []etcdraft.Peer
+		for _, id := range ids {
+			ctx, _ := json.Marshal(Member{ID: id, PeerAddr: cluster[id]})
 			peers = append(peers, etcdraft.Peer{ID: id, Context: ctx})
-			n.tr.setPeer(id, addr)
+			n.tr.setPeer(id, cluster[id])
 		}
 		n.logger.Info("starting new raft cluster", "id", n.cfg.ID, "members", len(peers))
 		n.rn = etcdraft.StartNode(rc, peers)

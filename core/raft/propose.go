@@ -111,6 +111,8 @@ func (n *Node) proposeErr(ctx context.Context, err error) error {
 func (n *Node) proposeConfChange(ctx context.Context, cc raftpb.ConfChange) error {
 	ctx, cancel := n.withTimeout(ctx)
 	defer cancel()
+	n.confMu.Lock()
+	defer n.confMu.Unlock()
 	if err := n.waitLeader(ctx); err != nil {
 		return err
 	}
@@ -125,7 +127,12 @@ func (n *Node) proposeConfChange(ctx context.Context, cc raftpb.ConfChange) erro
 		return nil
 	case <-ctx.Done():
 		n.waits.cancel(cc.ID)
-		return ctxErr(ctx)
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			// Raft drops a membership change while another is pending,
+			// and the caller cannot tell that from a lost quorum.
+			return fmt.Errorf("%w: membership change not applied (another change may be pending, or there is no quorum)", ErrTimeout)
+		}
+		return ctx.Err()
 	case <-n.stopc:
 		n.waits.cancel(cc.ID)
 		return ErrStopped

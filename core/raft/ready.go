@@ -47,6 +47,7 @@ func (n *Node) handleReady(rd etcdraft.Ready) error {
 	}
 	if !etcdraft.IsEmptyHardState(rd.HardState) {
 		n.term.Store(rd.HardState.Term)
+		n.commit = rd.HardState.Commit
 		n.m.term.Set(float64(rd.HardState.Term))
 	}
 	// The leader may send appends before its own fsync (raft thesis
@@ -73,9 +74,8 @@ func (n *Node) handleReady(rd etcdraft.Ready) error {
 	if err := n.apply(rd.CommittedEntries); err != nil {
 		return err
 	}
-	if len(rd.CommittedEntries) > 0 {
-		last := rd.CommittedEntries[len(rd.CommittedEntries)-1].Index
-		n.m.applyLag.Set(float64(rd.HardState.Commit) - float64(last))
+	if applied := n.sm.AppliedIndex(); n.commit >= applied {
+		n.m.applyLag.Set(float64(n.commit - applied))
 	}
 	return n.maybeSnapshot()
 }
@@ -155,6 +155,10 @@ func (n *Node) applyConfChange(cc raftpb.ConfChange) *MemberChange {
 			n.logger.Warn("this node was removed from the cluster")
 		}
 	default:
+		if cc.NodeID == n.cfg.ID && cc.Type != raftpb.ConfChangeUpdateNode && n.removed.Swap(false) {
+			// Re-added after an earlier removal (replayed from the log).
+			n.logger.Info("this node is a member again")
+		}
 		addr := mc.Member.PeerAddr
 		if addr == "" {
 			addr = n.tr.peerAddr(cc.NodeID)
@@ -164,7 +168,7 @@ func (n *Node) applyConfChange(cc raftpb.ConfChange) *MemberChange {
 	n.appliedMu.Lock()
 	delete(n.promoting, cc.NodeID)
 	n.appliedMu.Unlock()
-	n.logger.Info("membership changed", "type", cc.Type.String(), "node", cc.NodeID, "voters", n.confState.Voters, "learners", n.confState.Learners)
+	n.logger.Info("membership changed", "type", cc.Type.String(), "member", cc.NodeID, "voters", n.confState.Voters, "learners", n.confState.Learners)
 	return mc
 }
 

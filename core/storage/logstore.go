@@ -37,6 +37,7 @@ type LogStore struct {
 	db  *badger.DB
 	mem *raft.MemoryStorage
 
+	lastProbe  atomic.Int64
 	fsyncs     atomic.Uint64
 	fsyncNanos atomic.Uint64
 }
@@ -269,9 +270,19 @@ func (s *LogStore) Close() error {
 
 var keyProbe = []byte("probe")
 
-// Probe writes a small key to check the log accepts writes (health checks).
+// Probe writes a small key to check the log accepts writes (health
+// checks). Probes within a second of a successful one reuse its answer, so
+// a busy health checker does not turn into a stream of writes.
 func (s *LogStore) Probe() error {
-	return s.db.Update(func(txn *badger.Txn) error {
-		return txn.Set(keyProbe, []byte(time.Now().UTC().Format(time.RFC3339Nano)))
+	now := time.Now()
+	if now.UnixNano()-s.lastProbe.Load() < int64(time.Second) {
+		return nil
+	}
+	err := s.db.Update(func(txn *badger.Txn) error {
+		return txn.Set(keyProbe, []byte(now.UTC().Format(time.RFC3339Nano)))
 	})
+	if err == nil {
+		s.lastProbe.Store(now.UnixNano())
+	}
+	return err
 }

@@ -306,3 +306,37 @@ func TestClusterTTLExpirySeenByEveryNode(t *testing.T) {
 		t.Fatalf("expiry revisions per node: %v", expiredAt)
 	}
 }
+
+// A removed node may come back under the same id with a fresh data dir: it
+// replays its own removal from the log but ends up a member again.
+func TestClusterRemovedNodeRejoins(t *testing.T) {
+	c := newTestCluster(t, 3, 0)
+	lead := c.waitLeader()
+	var gone uint64
+	for id := range c.stores {
+		if id != lead {
+			gone = id
+		}
+	}
+	if err := c.stores[lead].Raft().RemoveMember(ctx(t), gone); err != nil {
+		t.Fatal(err)
+	}
+	c.stop(gone)
+	mustPut(t, c.ns(lead), "while-away", "x")
+	c.dirs[gone] = t.TempDir()
+	members, err := c.stores[lead].Raft().AddMember(ctx(t), raft.Member{ID: gone, PeerAddr: c.addrs[gone]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.start(gone, true, members)
+	rev := c.stores[lead].Revision()
+	testutil.Eventually(t, 15*time.Second, "rejoined node to catch up", func() bool {
+		return c.stores[gone].Revision() >= rev
+	})
+	if c.stores[gone].Raft().Removed() {
+		t.Fatal("rejoined node still thinks it is removed")
+	}
+	if got := mustGet(t, c.ns(gone), "while-away", ReadOptions{Serializable: true}); string(got.Value) != "x" {
+		t.Fatalf("rejoined node: %+v", got)
+	}
+}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -108,6 +110,7 @@ func (sm *stateMachine) Members() []raft.Member {
 	for _, m := range sm.members {
 		out = append(out, m)
 	}
+	slices.SortFunc(out, func(a, b raft.Member) int { return cmp.Compare(a.ID, b.ID) })
 	return out
 }
 

@@ -366,3 +366,49 @@ func TestSnapshotRoundTrip(t *testing.T) {
 		t.Fatalf("a write after the snapshot leaked into it: %v", err)
 	}
 }
+
+// A delete-prefix of many keys is one revision; a watch response never
+// splits a revision, so resuming after a response's revision loses nothing.
+func TestWatchNeverSplitsARevision(t *testing.T) {
+	s := openSingle(t, "")
+	defer s.Close()
+	kv := ns(t, s, "kv")
+	var ops []Op
+	for i := 0; i < 300; i++ {
+		op, _ := kv.PutOp(fmt.Sprintf("big/%03d", i), []byte("v"), PutOptions{})
+		ops = append(ops, op)
+	}
+	res, err := kv.Txn(ctx(t), nil, ops, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	del, err := kv.DeletePrefix(ctx(t), "big/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := kv.Watch(ctx(t), "big/", res.Revision)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[int64]int{}
+	for total := 0; total < 600; {
+		r := <-ch
+		if r.Err != nil {
+			t.Fatal(r.Err)
+		}
+		for _, ev := range r.Events {
+			seen[ev.KV.ModRevision]++
+			if ev.KV.ModRevision > r.Revision {
+				t.Fatalf("response at revision %d carries an event of %d", r.Revision, ev.KV.ModRevision)
+			}
+		}
+		last := r.Events[len(r.Events)-1].KV.ModRevision
+		if seen[last] != 300 {
+			t.Fatalf("a response ended inside revision %d (%d of 300 events)", last, seen[last])
+		}
+		total += len(r.Events)
+	}
+	if seen[res.Revision] != 300 || seen[del.Revision] != 300 {
+		t.Fatalf("events per revision: %v", seen)
+	}
+}

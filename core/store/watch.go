@@ -45,13 +45,15 @@ func (n *Namespace) watchLoop(ctx context.Context, prefix []byte, next int64, ou
 		if cur >= next {
 			var evs []Event
 			err := sm.events(n.name, prefix, next-1, cur, func(ev Event) bool {
-				evs = append(evs, ev)
-				if len(evs) == 256 {
-					if !send(ctx, out, WatchResponse{Events: evs, Revision: ev.KV.ModRevision}) {
+				// Responses split only between revisions, so a watcher
+				// that resumes after a response's revision misses nothing.
+				if len(evs) >= 256 && ev.KV.ModRevision != evs[len(evs)-1].KV.ModRevision {
+					if !send(ctx, out, WatchResponse{Events: evs, Revision: evs[len(evs)-1].KV.ModRevision}) {
 						return false
 					}
 					evs = nil
 				}
+				evs = append(evs, ev)
 				return true
 			})
 			if err != nil {

@@ -216,3 +216,30 @@ func TestProcCrashLoopUnderLoad(t *testing.T) {
 	}
 	t.Logf("%d acknowledged writes survived 5 SIGKILLs", len(acked))
 }
+
+// TestProcMembersAgree: every node holds the same member table, and each
+// member's name and HTTP address reach every node through raft.
+func TestProcMembersAgree(t *testing.T) {
+	c := newProcCluster(t, 3)
+	c.waitLeader()
+	eventually(t, 15*time.Second, "identical, complete member tables", func() bool {
+		var first string
+		for _, p := range c.running() {
+			v, err := members(p)
+			if err != nil || len(v.Members) != 3 {
+				return false
+			}
+			for _, m := range v.Members {
+				if m.HTTPAddr != c.procs[m.ID].httpAddr {
+					return false
+				}
+			}
+			got := fmt.Sprint(v.Members)
+			if first != "" && got != first {
+				return false
+			}
+			first = got
+		}
+		return true
+	})
+}
