@@ -85,9 +85,9 @@ type Node struct {
 	campaigned bool
 	// confMu lets one membership change from this node be in flight at a
 	// time: raft refuses a second while one is pending.
-	confMu     sync.Mutex
-	appliedMu  sync.Mutex // guards promoting, read by the promotion check
-	promoting  map[uint64]bool
+	confMu    sync.Mutex
+	appliedMu sync.Mutex // guards promoting, read by the promotion check
+	promoting map[uint64]bool
 
 	lastTick   atomic.Int64 // unix nanos of the last Ready loop iteration
 	removed    atomic.Bool
