@@ -52,6 +52,9 @@ func freeAddr(t *testing.T) string {
 func newProcCluster(t *testing.T, n int, env ...string) *procCluster {
 	c := &procCluster{t: t, procs: map[uint64]*proc{}, env: append([]string{
 		"TRELLIS_RAFT_TICK_INTERVAL=50ms", "TRELLIS_AUTH_ENABLED=false", "TRELLIS_LOG_LEVEL=info",
+		// These tests hammer one node with reads; the admin rate limit is
+		// not what they measure.
+		"TRELLIS_HTTP_RATE_LIMIT=0",
 	}, env...)}
 	var initial []string
 	for id := uint64(1); id <= uint64(n); id++ {
