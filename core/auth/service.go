@@ -142,17 +142,29 @@ func (s *Service) bootstrap(ctx context.Context) error {
 	}
 	now := time.Now().UTC()
 	u := User{Name: "admin", PasswordHash: hash, Roles: []Role{RoleAdmin}, Superuser: true, MustChangePassword: must, CreatedAt: now, UpdatedAt: now}
+	// The password is on disk (under a pending name) before admin can
+	// exist, so a crash between the two never loses it; the node whose
+	// create wins renames it into place, the others drop theirs.
+	path := filepath.Join(s.cfg.DataDir, InitialPasswordFile)
+	pending := path + ".pending"
+	if must {
+		if err := os.WriteFile(pending, []byte(password+"\n"), 0o600); err != nil {
+			return fmt.Errorf("auth: write %s: %w", pending, err)
+		}
+		defer os.Remove(pending)
+	}
 	created, err := s.createUser(ctx, u)
 	if err != nil || !created {
 		return err
 	}
+	if must {
+		if err := os.Rename(pending, path); err != nil {
+			return fmt.Errorf("auth: write %s: %w", path, err)
+		}
+	}
 	if !must {
 		s.logger.Info("created user admin with the configured auth.admin_password")
 		return nil
-	}
-	path := filepath.Join(s.cfg.DataDir, InitialPasswordFile)
-	if err := os.WriteFile(path, []byte(password+"\n"), 0o600); err != nil {
-		return fmt.Errorf("auth: write %s: %w", path, err)
 	}
 	s.logger.Warn("created user admin with a random password; it must be changed at first login", "password_file", path)
 	return nil

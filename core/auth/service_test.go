@@ -145,6 +145,11 @@ func TestFirstBootForcedChange(t *testing.T) {
 	s := newService(t, Config{DataDir: dir, SessionTTL: time.Hour})
 	ctx := ctxT(t)
 	path := filepath.Join(dir, InitialPasswordFile)
+	// The file is renamed into place just after admin's create commits.
+	testutil.Eventually(t, 10*time.Second, "the initial password file", func() bool {
+		_, err := os.Stat(path)
+		return err == nil
+	})
 	fi, err := os.Stat(path)
 	if err != nil {
 		t.Fatalf("initial password file: %v", err)

@@ -64,19 +64,22 @@ func TestFirstBootCluster(t *testing.T) {
 // the change removes the file, and then login works. It returns an admin
 // token.
 func testFirstBoot(t *testing.T, c *cluster) string {
+	// Bootstrap runs in the background: the winner renames its file into
+	// place just after its create commits.
 	var file string
-	for _, tn := range c.nodes {
-		p := filepath.Join(tn.cfg.Node.DataDir, auth.InitialPasswordFile)
-		if _, err := os.Stat(p); err == nil {
-			if file != "" {
-				t.Fatalf("two nodes hold an initial password file: %s and %s", file, p)
+	eventually(t, 10*time.Second, "the initial password file on the node that created admin", func() bool {
+		file = ""
+		for _, tn := range c.nodes {
+			p := filepath.Join(tn.cfg.Node.DataDir, auth.InitialPasswordFile)
+			if _, err := os.Stat(p); err == nil {
+				if file != "" {
+					t.Fatalf("two nodes hold an initial password file: %s and %s", file, p)
+				}
+				file = p
 			}
-			file = p
 		}
-	}
-	if file == "" {
-		t.Fatal("no node holds the initial password file")
-	}
+		return file != ""
+	})
 	fi, _ := os.Stat(file)
 	if fi.Mode().Perm() != 0o600 {
 		t.Fatalf("%s has mode %v, want 0600", file, fi.Mode().Perm())
