@@ -3,43 +3,21 @@ package audit
 import (
 	"context"
 	"log/slog"
-	"os"
 	"testing"
 	"time"
 
+	"github.com/trellis-cp/trellis/core/internal/storetest"
 	"github.com/trellis-cp/trellis/core/internal/testutil"
-	"github.com/trellis-cp/trellis/core/raft"
 	"github.com/trellis-cp/trellis/core/store"
 )
 
-func testLogger() *slog.Logger {
-	level := slog.LevelWarn
-	if os.Getenv("TRELLISTEST_DEBUG") != "" {
-		level = slog.LevelDebug
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-}
+func testLogger() *slog.Logger { return storetest.Logger() }
 
-// openNamespace starts a one-node store on a free loopback port and
-// returns its core.audit namespace once the node leads.
+// openNamespace starts a one-node store and returns its core.audit
+// namespace once the node leads.
 func openNamespace(t *testing.T) *store.Namespace {
 	t.Helper()
-	s, err := store.Open(store.Options{
-		DataDir: t.TempDir(),
-		Raft: raft.Config{
-			ID: 1, Name: "node-1", PeerAddr: testutil.FreeAddr(t),
-			SnapshotCount: 10000, SnapshotCatchupEntries: 5000,
-			TickInterval: 20 * time.Millisecond, ElectionTicks: 10, HeartbeatTicks: 1,
-			RequestTimeout: 3 * time.Second,
-		},
-		Logger: testLogger(),
-	})
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() { s.Close() })
-	testutil.Eventually(t, 10*time.Second, "a leader", func() bool { return s.Raft().IsLeader() })
-	ns, err := s.Namespace(Namespace)
+	ns, err := storetest.Open(t).Namespace(Namespace)
 	if err != nil {
 		t.Fatal(err)
 	}

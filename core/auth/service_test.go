@@ -4,53 +4,22 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/trellis-cp/trellis/core/internal/storetest"
 	"github.com/trellis-cp/trellis/core/internal/testutil"
-	"github.com/trellis-cp/trellis/core/raft"
 	"github.com/trellis-cp/trellis/core/store"
 )
 
 const testAdminPassword = "auth-test-admin-pw"
 
-func testLogger() *slog.Logger {
-	level := slog.LevelWarn
-	if os.Getenv("TRELLISTEST_DEBUG") != "" {
-		level = slog.LevelDebug
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-}
+func testLogger() *slog.Logger { return storetest.Logger() }
 
 // openStore starts a real one-node store in a temp dir.
-func openStore(t *testing.T) *store.Store {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	s, err := store.Open(store.Options{
-		DataDir: t.TempDir(),
-		Raft: raft.Config{
-			ID: 1, Name: "node-1", PeerAddr: addr, Listener: ln,
-			SnapshotCount: 10000, SnapshotCatchupEntries: 5000,
-			TickInterval: 20 * time.Millisecond, ElectionTicks: 10, HeartbeatTicks: 1,
-			RequestTimeout: 3 * time.Second,
-		},
-		Logger:      testLogger(),
-		TTLInterval: 50 * time.Millisecond,
-	})
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() { s.Close() })
-	testutil.Eventually(t, 10*time.Second, "a leader", func() bool { return s.Raft().Leader() != 0 })
-	return s
-}
+func openStore(t *testing.T) *store.Store { return storetest.Open(t) }
 
 // newService starts a service on a fresh store. An empty AdminPassword
 // in cfg means first boot with a random password; DataDir, Enabled and an
