@@ -23,6 +23,22 @@ var quietRoutes = map[string]bool{
 	"/metrics":         true,
 }
 
+// accessLevel picks the level of a request's line: failures are info
+// (client errors) or error (server errors); successful requests are debug,
+// so a busy node does not spend its time writing a line per put. Mutations
+// are recorded in the audit log either way; log.level: debug shows all.
+func accessLevel(route string, status int) slog.Level {
+	switch {
+	case status >= 500:
+		return slog.LevelError
+	case quietRoutes[route]:
+		return slog.LevelDebug
+	case status >= 400:
+		return slog.LevelInfo
+	}
+	return slog.LevelDebug
+}
+
 // accessLog writes one line per request. It runs inside recovery, so for a
 // panicking handler it logs the 500 recovery is about to write and lets
 // the panic continue.
@@ -37,10 +53,7 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 				status = http.StatusInternalServerError
 			}
 			route := routePattern(r)
-			level := slog.LevelInfo
-			if quietRoutes[route] {
-				level = slog.LevelDebug
-			}
+			level := accessLevel(route, status)
 			s.log.LogAttrs(r.Context(), level, "request",
 				slog.String("method", r.Method),
 				slog.String("path", r.URL.Path),

@@ -191,17 +191,23 @@ func TestRequestID(t *testing.T) {
 	if id := hdr.Get(HeaderRequestID); len(id) > maxRequestIDLen || id == "" || id != last() {
 		t.Errorf("overlong id echoed: %q", id)
 	}
-	if l := logs.lines(`"request_id":"abc-123"`, `"route":"/core/id"`, `"level":"INFO"`); len(l) != 1 {
+	if l := logs.lines(`"request_id":"abc-123"`, `"route":"/core/id"`, `"level":"DEBUG"`); len(l) != 1 {
 		t.Errorf("access line with request id: %d\n%s", len(l), logs)
 	}
 }
 
 func TestAccessLogLevels(t *testing.T) {
-	s, logs := testServer(t, Options{}, nil)
+	s, logs := testServer(t, Options{}, func(r chi.Router) {
+		r.Get("/core/ok", func(w http.ResponseWriter, r *http.Request) {})
+		r.Get("/core/fail", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusBadGateway) })
+	})
 	get(t, s.URL()+"/health/ready")
 	get(t, s.URL()+"/metrics")
 	get(t, s.URL()+"/api/kv/none")
-	for route, level := range map[string]string{"/health/ready": "DEBUG", "/metrics": "DEBUG", unmatchedRoute: "INFO"} {
+	get(t, s.URL()+"/core/ok")
+	get(t, s.URL()+"/core/fail")
+	for route, level := range map[string]string{"/health/ready": "DEBUG", "/metrics": "DEBUG", unmatchedRoute: "INFO",
+		"/core/ok": "DEBUG", "/core/fail": "ERROR"} {
 		if l := logs.lines(`"msg":"request"`, `"route":"`+route+`"`, `"level":"`+level+`"`, `"remote":"127.0.0.1:`, `"duration":`, `"bytes":`); len(l) != 1 {
 			t.Errorf("route %s: want one %s access line, got %d\n%s", route, level, len(l), logs)
 		}
