@@ -131,6 +131,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		Addr:            n.cfg.HTTP.Addr,
 		TLSCertFile:     n.cfg.HTTP.TLS.CertFile,
 		TLSKeyFile:      n.cfg.HTTP.TLS.KeyFile,
+		TLSClientCAFile: n.cfg.HTTP.TLS.CAFile,
 		MaxBodyBytes:    n.cfg.HTTP.MaxBodyBytes,
 		ReadTimeout:     n.cfg.HTTP.ReadTimeout,
 		WriteTimeout:    n.cfg.HTTP.WriteTimeout,

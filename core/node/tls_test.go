@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -113,5 +114,40 @@ func TestStaticClusterOverMutualTLS(t *testing.T) {
 	}
 	if err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Fatalf("anonymous TLS client was not refused: %v", err)
+	}
+}
+
+// TestHTTPSWithClientCA: the HTTP port serves TLS from http.tls; with a CA
+// file, a client certificate signed by another CA is refused while clients
+// without one still connect.
+func TestHTTPSWithClientCA(t *testing.T) {
+	ca, cert, key := writeCerts(t, t.TempDir())
+	_, otherCert, otherKey := writeCerts(t, t.TempDir())
+	cfg := testConfig(t)
+	cfg.HTTP.TLS = config.TLSConfig{CertFile: cert, KeyFile: key, CAFile: ca}
+	n := startNode(t, cfg)
+
+	pem, _ := os.ReadFile(ca)
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	get := func(certs []tls.Certificate) error {
+		c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: certs}}}
+		resp, err := c.Get("https://" + n.HTTPAddr() + "/admin/health")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		return nil
+	}
+	if err := get(nil); err != nil {
+		t.Fatalf("HTTPS without a client certificate: %v", err)
+	}
+	good, _ := tls.LoadX509KeyPair(cert, key)
+	if err := get([]tls.Certificate{good}); err != nil {
+		t.Fatalf("HTTPS with the cluster's client certificate: %v", err)
+	}
+	bad, _ := tls.LoadX509KeyPair(otherCert, otherKey)
+	if err := get([]tls.Certificate{bad}); err == nil {
+		t.Fatal("a client certificate from another CA was accepted")
 	}
 }

@@ -44,6 +44,9 @@ type Options struct {
 	Addr string
 	// TLSCertFile and TLSKeyFile, when both set, serve HTTPS (TLS 1.2+).
 	TLSCertFile, TLSKeyFile string
+	// TLSClientCAFile, when set, verifies client certificates that are
+	// presented against this CA.
+	TLSClientCAFile string
 	// MaxBodyBytes limits request bodies; 0 means httpx.DefaultMaxBodyBytes
 	// and a negative value means no limit.
 	MaxBodyBytes int64
@@ -149,7 +152,7 @@ func (s *Server) Start() error {
 	if s.srv != nil || s.stopped {
 		return errors.New("http: server already started or shut down")
 	}
-	tlsConf, err := loadTLS(s.opts.TLSCertFile, s.opts.TLSKeyFile)
+	tlsConf, err := loadTLS(s.opts.TLSCertFile, s.opts.TLSKeyFile, s.opts.TLSClientCAFile)
 	if err != nil {
 		return err
 	}
