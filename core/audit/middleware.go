@@ -67,7 +67,9 @@ func (l *Log) Middleware(next http.Handler) http.Handler {
 			if counted != nil {
 				b.size = int64(len(b.data)) + counted.n.Load()
 			}
-			l.Record(l.entry(r, s, who, b, status, start))
+			if !s.skipped() || p != nil {
+				l.Record(l.entry(r, s, who, b, status, start))
+			}
 			if p != nil {
 				panic(p)
 			}
@@ -124,6 +126,24 @@ func isLogin(p string) bool {
 type slot struct {
 	mu           sync.Mutex
 	user, target string
+	skip         bool
+}
+
+func (s *slot) skipped() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.skip
+}
+
+// Skip leaves the request out of the audit log: for a POST that changes
+// nothing (etcdmonitor's connect, a validation), which the log would
+// otherwise record as a mutation. A panic is recorded regardless.
+func Skip(ctx context.Context) {
+	if s, ok := ctx.Value(slotKey{}).(*slot); ok {
+		s.mu.Lock()
+		s.skip = true
+		s.mu.Unlock()
+	}
 }
 
 func (s *slot) get() (string, string) {

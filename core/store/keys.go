@@ -22,6 +22,7 @@ const (
 var (
 	metaApplied   = []byte("mapplied")
 	metaCompacted = []byte("mcompacted")
+	metaReadFloor = []byte("mreadfloor")
 	metaMember    = []byte("mmember/")
 )
 

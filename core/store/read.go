@@ -18,7 +18,7 @@ func (sm *stateMachine) readTxn(rev int64) (*badger.Txn, int64, error) {
 	if rev > cur {
 		return nil, 0, fmt.Errorf("%w: %d > %d", ErrFutureRevision, rev, cur)
 	}
-	if c := sm.compacted.Load(); rev < c {
+	if c := max(sm.compacted.Load(), sm.readFloor.Load()); rev < c {
 		return nil, 0, fmt.Errorf("%w: %d < %d", ErrCompacted, rev, c)
 	}
 	return sm.db.DB().NewTransactionAt(uint64(rev), false), rev, nil

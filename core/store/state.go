@@ -30,6 +30,9 @@ type stateMachine struct {
 
 	applied   atomic.Uint64
 	compacted atomic.Int64
+	// readFloor is the oldest revision this node can read at: the index
+	// of a snapshot it was restored from (0 otherwise). Node-local.
+	readFloor atomic.Int64
 	// snapIndex is the newest raft snapshot index; Badger may only discard
 	// versions at or below it, so that snapshot stays streamable.
 	snapIndex atomic.Uint64
@@ -61,6 +64,11 @@ func (sm *stateMachine) loadMeta() error {
 		return err
 	} else {
 		sm.compacted.Store(int64(v))
+	}
+	if v, err := getU64(txn, metaReadFloor); err != nil {
+		return err
+	} else {
+		sm.readFloor.Store(int64(v))
 	}
 	members := map[uint64]raft.Member{}
 	it := txn.NewIterator(badger.IteratorOptions{Prefix: metaMember, PrefetchValues: true})
@@ -127,15 +135,25 @@ func (sm *stateMachine) RestoreSnapshot(r io.Reader, index uint64) error {
 	if err := sm.db.RestoreSnapshot(r); err != nil {
 		return err
 	}
+	// The snapshot holds each key's version as of index, not the versions
+	// before it: reads below index are refused on this node from now on.
+	// The change log came whole, so watches keep their full history. The
+	// floor is stored before loadMeta publishes the new applied index, so
+	// nobody sees the new state without it.
+	txn := sm.db.DB().NewTransactionAt(index, true)
+	defer txn.Discard()
+	if err := txn.Set(metaReadFloor, u64bytes(index)); err != nil {
+		return err
+	}
+	if err := txn.CommitAt(index, nil); err != nil {
+		return fmt.Errorf("store: record read floor: %w", err)
+	}
+	sm.readFloor.Store(int64(index))
 	if err := sm.loadMeta(); err != nil {
 		return err
 	}
 	if got := sm.applied.Load(); got != index {
 		return fmt.Errorf("store: snapshot holds index %d, want %d", got, index)
-	}
-	// History before the snapshot did not come with it.
-	if sm.compacted.Load() < int64(index) {
-		sm.compacted.Store(int64(index))
 	}
 	sm.snapIndex.Store(index)
 	return nil

@@ -3,6 +3,7 @@ package kv
 import (
 	"net/http"
 
+	"github.com/trellis-cp/trellis/core/audit"
 	"github.com/trellis-cp/trellis/core/auth"
 	"github.com/trellis-cp/trellis/core/httpx"
 )
@@ -10,7 +11,8 @@ import (
 // connect answers etcdmonitor's cluster summary: version, the leader's
 // name and the state store's size. v2 answers the same, as etcdmonitor's
 // v2 connect borrows v3's figures.
-func (m *Module) connect(w http.ResponseWriter, _ *http.Request) error {
+func (m *Module) connect(w http.ResponseWriter, r *http.Request) error {
+	audit.Skip(r.Context()) // a POST that changes nothing
 	leader := m.cluster.Leader()
 	if leader == 0 {
 		return errorf(http.StatusServiceUnavailable, codeUnavailable, "cluster unavailable: no leader")
