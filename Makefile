@@ -3,14 +3,17 @@
 #   make build    bin/trellis and bin/plugins/*.wasm
 #   make run      build, then start a one-node cluster with all modules (data in ./data)
 #   make test     build, then the whole test suite, then the race detector on core/ and config/
-#   make bench    build, then the benchmark driver (test/bench)
+#   make bench    build, then the store benchmark (test/bench) and the KV-over-HTTP
+#                 load driver (test/loadkv; compares with etcd when it is installed)
+#   make bench-deps  install Debian's etcd-server for the comparison (apt-get, root or sudo)
 #   make lint     gofmt and go vet
 #   make fuzz     every Fuzz target for FUZZTIME each
 #   make clean    remove bin/
 #
 # Variables: VERSION (default: git describe), TESTFLAGS (extra go test flags,
 # e.g. TESTFLAGS='-run TestCluster -v'), RUNFLAGS (extra `trellis serve`
-# flags), BENCHFLAGS (flags for the benchmark driver), FUZZTIME (default 30s).
+# flags), BENCHFLAGS (flags for the store benchmark), LOADFLAGS (flags for the
+# KV load driver, e.g. LOADFLAGS='-duration 5s -nodes 3'), FUZZTIME (default 30s).
 
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -23,12 +26,17 @@ LDFLAGS := -X main.version=$(VERSION)
 TESTFLAGS ?=
 RUNFLAGS ?=
 BENCHFLAGS ?=
+LOADFLAGS ?=
+# Debian packages bench-deps installs; etcd-client (etcdctl) is optional.
+BENCH_DEBS ?= etcd-server
+# apt-get needs root: sudo unless make already runs as root.
+SUDO ?= $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 FUZZTIME ?= 30s
 
 # Every plugins/<name>/ with a main.go is built to bin/plugins/<name>.wasm.
 PLUGINS := $(patsubst plugins/%/main.go,%,$(wildcard plugins/*/main.go))
 
-.PHONY: build plugins run test bench lint fuzz clean
+.PHONY: build plugins run test bench bench-deps lint fuzz clean
 
 build: plugins
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/trellis ./cmd/trellis
@@ -49,6 +57,13 @@ test: build
 
 bench: build
 	$(GO) run ./test/bench $(BENCHFLAGS)
+	$(GO) run ./test/loadkv -bin bin/trellis $(LOADFLAGS)
+
+# etcd for test/loadkv's comparison. On a host with systemd the package also
+# starts a system etcd on 127.0.0.1:2379; the driver runs its own on free ports.
+bench-deps:
+	$(SUDO) apt-get update
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(BENCH_DEBS)
 
 lint:
 	@bad=$$(find . -name '*.go' -not -path './.git/*' -not -path '*/testdata/*' -not -path './bin/*' -not -path './data/*' -print0 \

@@ -19,7 +19,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serveCmd(), versionCmd(), loginCmd(), logoutCmd(), userCmd())
+	root.AddCommand(serveCmd(), versionCmd(), loginCmd(), logoutCmd(), userCmd(), kvCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "trellis:", err)
 		os.Exit(1)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -93,6 +94,10 @@ func (l *Log) entry(r *http.Request, s *slot, who string, b body, status int, st
 	if target == "" {
 		target = r.URL.Path
 	}
+	params := s.params
+	if params == "" {
+		params = buildParams(r.URL.Query(), b)
+	}
 	route := r.URL.Path
 	if rctx := chi.RouteContext(r.Context()); rctx != nil && rctx.RoutePattern() != "" {
 		route = rctx.RoutePattern()
@@ -102,7 +107,7 @@ func (l *Log) entry(r *http.Request, s *slot, who string, b body, status int, st
 		Username:   truncate(user, 128),
 		Operation:  r.Method + " " + truncate(route, maxTargetBytes),
 		Target:     truncate(target, maxTargetBytes),
-		Params:     buildParams(r.URL.Query(), b),
+		Params:     params,
 		Status:     status,
 		DurationMs: time.Since(start).Milliseconds(),
 		Success:    status < 400,
@@ -126,6 +131,7 @@ func isLogin(p string) bool {
 type slot struct {
 	mu           sync.Mutex
 	user, target string
+	params       string
 	skip         bool
 }
 
@@ -133,6 +139,23 @@ func (s *slot) skipped() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.skip
+}
+
+// SetParams replaces the entry's parameters (by default the query and the
+// masked body) with a JSON object of the handler's choosing: a data-plane
+// write records what it did, not the data it wrote.
+func SetParams(ctx context.Context, params map[string]any) {
+	s, ok := ctx.Value(slotKey{}).(*slot)
+	if !ok {
+		return
+	}
+	b, err := json.Marshal(params)
+	if err != nil {
+		return
+	}
+	s.mu.Lock()
+	s.params = string(b)
+	s.mu.Unlock()
 }
 
 // Skip leaves the request out of the audit log: for a POST that changes

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/trellis-cp/trellis/core/audit"
 	"github.com/trellis-cp/trellis/core/httpx"
 	"github.com/trellis-cp/trellis/core/store"
 )
@@ -276,7 +275,7 @@ func (m *Module) v2Put(w http.ResponseWriter, r *http.Request) error {
 	if err := httpx.DecodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	audit.SetTarget(r.Context(), req.Key)
+	auditPut(r, &req)
 	if req.Dir {
 		req.Value = "" // etcdmonitor ignores a directory's value
 	}
@@ -412,7 +411,7 @@ func (m *Module) v2Delete(w http.ResponseWriter, r *http.Request) error {
 	if err := httpx.DecodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	audit.SetTarget(r.Context(), req.Key)
+	auditDelete(r, &req)
 	p, err := cleanPath(req.Key)
 	if err != nil {
 		return err

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/trellis-cp/trellis/core/audit"
 	"github.com/trellis-cp/trellis/core/httpx"
 	"github.com/trellis-cp/trellis/core/store"
 )
@@ -60,7 +59,7 @@ func (m *Module) v3Put(w http.ResponseWriter, r *http.Request) error {
 	if err := httpx.DecodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	audit.SetTarget(r.Context(), req.Key)
+	auditPut(r, &req)
 	if err := checkPut(&req); err != nil {
 		return err
 	}
@@ -111,7 +110,7 @@ func (m *Module) v3Delete(w http.ResponseWriter, r *http.Request) error {
 	if err := httpx.DecodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	audit.SetTarget(r.Context(), req.Key)
+	auditDelete(r, &req)
 	if err := checkKey(req.Key); err != nil {
 		return err
 	}

@@ -1,0 +1,698 @@
+// Command loadkv is the KV-over-HTTP load driver behind `make bench`.
+//
+// It starts local Trellis clusters (1 and 3 nodes by default) as real
+// `trellis serve` processes on loopback with temporary data directories,
+// logs in, and drives the KV module's HTTP API (PUT /api/kv/v3/put, and
+// GET /api/kv/v3/get, a linearizable read) from many concurrent keep-alive
+// clients spread over every node, for a fixed window after a warm-up. When
+// etcd is on PATH (Debian's etcd-server: `make bench-deps`) it starts etcd
+// clusters of the same sizes the same way and applies the same load through
+// etcd's HTTP JSON gateway (POST /v3/kv/put, POST /v3/kv/range), one system
+// after the other, then prints the ratio Trellis/etcd and the p99s side by
+// side.
+//
+//	go run ./test/loadkv -rounds 3 -json loadkv.json
+//
+// Besides throughput and latency, each row shows the CPUs the cluster and
+// the driver kept busy (they share the machine), throughput per node
+// CPU-second, the nodes' log fsyncs (from their /metrics) and resident
+// memory. "other CPUs" is what else kept the machine busy: a row where it
+// is high was disturbed. With -rounds N everything runs N times and each
+// row is the round with the median throughput.
+//
+// The table goes to stdout, progress to stderr. Every process it starts is
+// stopped before it exits, also on Ctrl-C (children run in their own
+// process group and die with the driver if it is killed).
+//
+// With -cpuprofile DIR the Trellis nodes are this binary re-executed as a
+// node (node.Run, the code `trellis serve` runs, with every module), each
+// writing a CPU profile of its whole life to DIR; the driver's own profile
+// goes there too. Production code has no profiling endpoint.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// options are the command-line flags.
+type options struct {
+	Duration  time.Duration `json:"-"`
+	Warmup    time.Duration `json:"-"`
+	Clients   int           `json:"clients"`
+	ValueSize int           `json:"value_size"`
+	Keys      int           `json:"keys"`
+	Nodes     []int         `json:"nodes"`
+	Ops       []string      `json:"ops"`
+	Systems   []string      `json:"systems"`
+	Rounds    int           `json:"rounds"`
+
+	jsonPath   string
+	bin        string
+	etcd       string
+	cpuProfile string
+	dir        string
+}
+
+// allOps are the measured operations, in the order they run.
+var allOps = []string{"put", "get"}
+
+func parseFlags() (options, error) {
+	var o options
+	var nodes, ops, systems string
+	flag.DurationVar(&o.Duration, "duration", 10*time.Second, "measured time per operation and cluster")
+	flag.DurationVar(&o.Warmup, "warmup", 2*time.Second, "unmeasured load before each window")
+	flag.IntVar(&o.Clients, "clients", 64, "concurrent HTTP clients, spread over all nodes")
+	flag.IntVar(&o.ValueSize, "value-size", 256, "bytes per value")
+	flag.IntVar(&o.Keys, "keys", 10000, "distinct keys; all are written before the first window")
+	flag.StringVar(&nodes, "nodes", "1,3", "comma-separated cluster sizes")
+	flag.StringVar(&ops, "ops", strings.Join(allOps, ","), "comma-separated operations: put (write), get (linearizable read)")
+	flag.StringVar(&systems, "systems", "trellis,etcd", "comma-separated systems to measure: trellis, etcd (etcd only when -etcd finds one)")
+	flag.IntVar(&o.Rounds, "rounds", 1, "run everything this many times and report, per row, the round with the median ops/s")
+	flag.StringVar(&o.jsonPath, "json", "", "also write the figures as JSON to this file")
+	flag.StringVar(&o.bin, "bin", "", "trellis binary to run (default: go build ./cmd/trellis into the temporary directory)")
+	flag.StringVar(&o.etcd, "etcd", "auto", "etcd binary for the comparison: auto (etcd on PATH, skipped when absent), off, or a path")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write CPU profiles of every Trellis node and of the driver into this `DIR` (nodes then run as this binary)")
+	flag.StringVar(&o.dir, "dir", "", "parent of the temporary directory (default: the system temp dir)")
+	flag.Parse()
+	if flag.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments: %v", flag.Args())
+	}
+	if o.Duration <= 0 || o.Warmup < 0 || o.Clients <= 0 || o.ValueSize < 0 || o.Keys <= 0 || o.Rounds <= 0 {
+		return o, errors.New("-duration, -clients, -keys and -rounds must be positive, -warmup and -value-size not negative")
+	}
+	for _, f := range strings.Split(nodes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 || n > 9 {
+			return o, fmt.Errorf("-nodes: bad cluster size %q (1..9)", f)
+		}
+		o.Nodes = append(o.Nodes, n)
+	}
+	for _, op := range strings.Split(ops, ",") {
+		op = strings.TrimSpace(op)
+		if !slices.Contains(allOps, op) {
+			return o, fmt.Errorf("-ops: unknown operation %q (want put or get)", op)
+		}
+		o.Ops = append(o.Ops, op)
+	}
+	for _, s := range strings.Split(systems, ",") {
+		s = strings.TrimSpace(s)
+		if s != "trellis" && s != "etcd" {
+			return o, fmt.Errorf("-systems: unknown system %q (want trellis or etcd)", s)
+		}
+		o.Systems = append(o.Systems, s)
+	}
+	if !slices.Contains(o.Systems, "etcd") {
+		o.etcd = "off"
+	}
+	return o, nil
+}
+
+func main() {
+	if os.Getenv(envNodeMode) == "1" {
+		os.Exit(runNode(os.Args[1:]))
+	}
+	if err := run(); err != nil {
+		if errors.Is(err, context.Canceled) {
+			err = errors.New("interrupted")
+		}
+		fmt.Fprintln(os.Stderr, "loadkv:", err)
+		os.Exit(1)
+	}
+}
+
+func run() (err error) {
+	o, err := parseFlags()
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	dir, err := os.MkdirTemp(o.dir, "trellis-loadkv-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+
+	if o.cpuProfile != "" {
+		if o.cpuProfile, err = filepath.Abs(o.cpuProfile); err != nil {
+			return err
+		}
+		if err := os.MkdirAll(o.cpuProfile, 0o755); err != nil {
+			return err
+		}
+		f, err := os.Create(filepath.Join(o.cpuProfile, "driver.pprof"))
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+
+	runTrellis := slices.Contains(o.Systems, "trellis")
+	var trellisCmd command
+	if runTrellis {
+		if trellisCmd, err = trellisCommand(ctx, o, dir); err != nil {
+			return err
+		}
+	}
+	etcdBin, err := findEtcd(o.etcd)
+	if err != nil {
+		return err
+	}
+	if etcdBin == "" && o.etcd == "auto" {
+		progress("etcd is not on PATH: Trellis only (`make bench-deps` installs Debian's etcd-server)")
+	}
+
+	// Other work on the machine skews every figure: say so up front.
+	h0 := hostCPU()
+	sleepUntil(ctx, time.Now().Add(time.Second))
+	idleBusy := hostCPU().busySince(h0)
+	if idleBusy > 0.15 {
+		progress("warning: the machine was %.0f%% busy before the run started; other work skews these figures", 100*idleBusy)
+	}
+
+	value := randomValue(o.ValueSize)
+	rep := report{
+		BusyBefore: idleBusy,
+		Started:    time.Now().UTC(), GoVersion: runtime.Version(), CPUs: runtime.NumCPU(),
+		Duration: o.Duration.String(), Warmup: o.Warmup.String(), Load: o,
+	}
+	// Sizes are interleaved (Trellis n, etcd n, Trellis m, ...) so that
+	// drift on the machine hits both systems alike.
+	var all []row
+	for round := 1; round <= o.Rounds; round++ {
+		if o.Rounds > 1 {
+			progress("round %d of %d", round, o.Rounds)
+		}
+		for _, size := range o.Nodes {
+			name := fmt.Sprintf("%d-r%d", size, round)
+			if runTrellis {
+				rows, err := benchSystem(ctx, o, value, func() (system, error) {
+					return startTrellis(ctx, trellisCmd, filepath.Join(dir, "trellis-"+name), size, o.cpuProfile, round)
+				})
+				if err != nil {
+					return fmt.Errorf("trellis, %s: %w", plural(size, "node"), err)
+				}
+				all = append(all, withRound(rows, round)...)
+			}
+			if etcdBin == "" {
+				continue
+			}
+			rows, err := benchSystem(ctx, o, value, func() (system, error) {
+				return startEtcd(ctx, etcdBin, filepath.Join(dir, "etcd-"+name), size)
+			})
+			if err != nil {
+				return fmt.Errorf("etcd, %s: %w", plural(size, "member"), err)
+			}
+			all = append(all, withRound(rows, round)...)
+			if rep.EtcdVersion == "" {
+				rep.EtcdVersion = etcdVersion(etcdBin)
+			}
+		}
+	}
+	rep.Results = medianRows(all)
+	if o.Rounds > 1 {
+		rep.AllRounds = all
+	}
+	rep.Comparisons = compare(rep.Results)
+
+	fmt.Printf("KV over HTTP: %d keep-alive clients spread over all nodes, %d-byte values over %d keys, %s per operation after %s warm-up; %d CPUs (%.0f%% busy before the run)\n",
+		o.Clients, o.ValueSize, o.Keys, o.Duration, o.Warmup, runtime.NumCPU(), 100*idleBusy)
+	if o.Rounds > 1 {
+		fmt.Printf("%d rounds; each row is the round with the median ops/s\n", o.Rounds)
+	}
+	if rep.EtcdVersion != "" {
+		fmt.Printf("etcd %s through its HTTP JSON gateway\n", rep.EtcdVersion)
+	}
+	fmt.Println()
+	printTable(os.Stdout, rep.Results)
+	if len(rep.Comparisons) > 0 {
+		fmt.Println()
+		printComparisons(os.Stdout, rep.Comparisons)
+	}
+	if o.cpuProfile != "" {
+		fmt.Printf("\nCPU profiles in %s (go tool pprof -top %s/trellis-%dn-node1-r1.pprof)\n", o.cpuProfile, o.cpuProfile, o.Nodes[len(o.Nodes)-1])
+	}
+	if o.jsonPath != "" {
+		if err := writeJSON(o.jsonPath, rep); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// system is a running cluster under test: Trellis or etcd.
+type system interface {
+	// Name is "trellis" or "etcd".
+	Name() string
+	// Size is the number of nodes.
+	Size() int
+	// Endpoints are the base URLs of every node, in node order.
+	Endpoints() []string
+	// NewRequest builds one request of op ("put" or "get") for key, to
+	// the node at endpoint ep.
+	NewRequest(ctx context.Context, op, ep, key string, value []byte) (*http.Request, error)
+	// Check reports whether a 2xx answer body is what op expects.
+	Check(op string, body []byte) error
+	// RSS is the resident memory of every node in MiB, now and at peak.
+	RSS() (now, peak []float64)
+	// CPU is the CPU time every node has used so far, summed.
+	CPU() time.Duration
+	// Storage reads every node's metrics: log fsyncs and the time they
+	// took, summed over nodes, and the highest revision.
+	Storage(ctx context.Context) storageStats
+	// Stop ends every process, bounded in time.
+	Stop() error
+}
+
+// benchSystem starts a cluster, writes every key, measures each operation
+// and stops the cluster again, also on error.
+func benchSystem(ctx context.Context, o options, value []byte, start func() (system, error)) (rows []row, err error) {
+	t0 := time.Now()
+	sys, err := start()
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		progress("stopping %s", sys.Name())
+		if serr := sys.Stop(); serr != nil && err == nil {
+			err = serr
+		}
+	}()
+	progress("%s: %s up after %s", sys.Name(), plural(sys.Size(), "node"), time.Since(t0).Round(time.Millisecond))
+	idle, _ := sys.RSS()
+
+	client := newHTTPClient(o.Clients)
+	defer client.CloseIdleConnections()
+	keys := keyNames(o.Keys)
+	progress("%s: writing %d keys", sys.Name(), len(keys))
+	if err := preload(ctx, sys, client, o.Clients, keys, value); err != nil {
+		return nil, fmt.Errorf("preload: %w", err)
+	}
+	for _, op := range o.Ops {
+		progress("%s, %s: %s for %s (+%s warm-up)", sys.Name(), plural(sys.Size(), "node"), op, o.Duration, o.Warmup)
+		r, err := runPhase(ctx, sys, client, o, op, keys, value)
+		if err != nil {
+			return nil, err
+		}
+		for msg, n := range r.ErrSamples {
+			progress("  %d x %s", n, msg)
+		}
+		_, peak := sys.RSS()
+		rows = append(rows, newRow(sys.Name(), sys.Size(), op, o.Clients, r, maxOf(idle), maxOf(peak)))
+	}
+	return rows, nil
+}
+
+// newHTTPClient is the one client every worker shares: keep-alive
+// connections, enough idle ones per node that no worker redials.
+func newHTTPClient(clients int) *http.Client {
+	tr := &http.Transport{
+		Proxy:               nil,
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:        4 * clients,
+		MaxIdleConnsPerHost: max(clients, 64),
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+		ForceAttemptHTTP2:   false,
+	}
+	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
+}
+
+// do sends one request and reads the whole answer (so the connection goes
+// back to the pool), returning the body of a 2xx answer.
+func do(client *http.Client, req *http.Request, buf []byte) ([]byte, error) {
+	resp, err := client.Do(req)
+	if err != nil {
+		return buf, err
+	}
+	defer resp.Body.Close()
+	buf = buf[:0]
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := resp.Body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		msg := strings.Join(strings.Fields(string(buf)), " ")
+		if len(msg) > 200 {
+			msg = msg[:200] + "..."
+		}
+		return buf, fmt.Errorf("%d %s", resp.StatusCode, msg)
+	}
+	return buf, nil
+}
+
+// keyNames are the keys the load spreads over: /loadkv/00000 ... .
+func keyNames(n int) []string {
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("/loadkv/%05d", i)
+	}
+	return keys
+}
+
+// randomValue is n random letters and digits: the same bytes are valid in
+// a JSON string (Trellis) and in base64 (etcd) without escaping.
+func randomValue(n int) []byte {
+	const alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	b := make([]byte, n)
+	rand.Read(b)
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return b
+}
+
+// preload writes every key once, from clients workers, so that reads find
+// their keys and puts overwrite.
+func preload(ctx context.Context, sys system, client *http.Client, workers int, keys []string, value []byte) error {
+	eps := sys.Endpoints()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errc := make(chan error, workers)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var buf []byte
+			for ctx.Err() == nil {
+				i := int(next.Add(1)) - 1
+				if i >= len(keys) {
+					return
+				}
+				var err error
+				for attempt := 0; attempt < 5; attempt++ {
+					var req *http.Request
+					req, err = sys.NewRequest(ctx, "put", eps[w%len(eps)], keys[i], value)
+					if err != nil {
+						break
+					}
+					if buf, err = do(client, req, buf); err == nil {
+						break
+					}
+					time.Sleep(100 * time.Millisecond)
+				}
+				if err != nil {
+					errc <- fmt.Errorf("put %s: %w", keys[i], err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	if err := <-errc; err != nil {
+		return err
+	}
+	return ctx.Err()
+}
+
+// phaseResult is what one operation measured inside its window.
+type phaseResult struct {
+	Ops        int
+	Errors     int
+	Elapsed    time.Duration
+	Latencies  []time.Duration // sorted ascending
+	ErrSamples map[string]int
+	// NodeCPU is the CPUs the cluster's processes kept busy in the
+	// window (1.0 = one CPU all the time); HostBusy the share of all the
+	// machine's CPUs that were busy (driver included).
+	NodeCPU   float64
+	DriverCPU float64
+	HostBusy  float64
+	// Storage is the change in the nodes' storage counters over the
+	// window (zero where a scrape failed).
+	Storage storageStats
+}
+
+// storageStats are storage counters scraped from the nodes' /metrics.
+type storageStats struct {
+	Fsyncs       float64
+	FsyncSeconds float64
+	Revision     float64
+	ok           bool
+}
+
+func (s storageStats) since(s0 storageStats) storageStats {
+	if !s.ok || !s0.ok {
+		return storageStats{}
+	}
+	return storageStats{Fsyncs: s.Fsyncs - s0.Fsyncs, FsyncSeconds: s.FsyncSeconds - s0.FsyncSeconds, Revision: s.Revision - s0.Revision, ok: true}
+}
+
+// scrapeStorage reads the named counters from every endpoint's /metrics
+// (Prometheus text format, unlabelled series only).
+func scrapeStorage(ctx context.Context, eps []string, auth, fsyncs, fsyncSeconds, revision string) storageStats {
+	hc := &http.Client{Timeout: 5 * time.Second}
+	st := storageStats{ok: true}
+	for _, ep := range eps {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, ep+"/metrics", nil)
+		if err != nil {
+			return storageStats{}
+		}
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		raw, err := do(hc, req, nil)
+		if err != nil {
+			return storageStats{}
+		}
+		for _, line := range strings.Split(string(raw), "\n") {
+			name, val, ok := strings.Cut(line, " ")
+			if !ok {
+				continue
+			}
+			v, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
+			if err != nil {
+				continue
+			}
+			switch name {
+			case fsyncs:
+				st.Fsyncs += v
+			case fsyncSeconds:
+				st.FsyncSeconds += v
+			case revision:
+				st.Revision = max(st.Revision, v)
+			}
+		}
+	}
+	return st
+}
+
+// selfCPU is the CPU time this process has used.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// cpuTicks is the aggregate line of /proc/stat.
+type cpuTicks struct{ busy, total uint64 }
+
+func hostCPU() cpuTicks {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return cpuTicks{}
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	var t cpuTicks
+	for i, v := range f[1:] {
+		n, _ := strconv.ParseUint(v, 10, 64)
+		if i >= 8 { // guest time is already in user
+			break
+		}
+		t.total += n
+		if i != 3 && i != 4 { // idle, iowait
+			t.busy += n
+		}
+	}
+	return t
+}
+
+func (t cpuTicks) busySince(t0 cpuTicks) float64 {
+	if t.total <= t0.total {
+		return 0
+	}
+	return float64(t.busy-t0.busy) / float64(t.total-t0.total)
+}
+
+// percentile is the nearest-rank percentile (0 < p <= 1).
+func (r *phaseResult) percentile(p float64) time.Duration {
+	n := len(r.Latencies)
+	if n == 0 {
+		return 0
+	}
+	i := int(float64(n)*p+0.999999) - 1
+	return r.Latencies[min(max(i, 0), n-1)]
+}
+
+// runPhase drives o.Clients workers, worker i talking to node i mod size,
+// each sending op back to back on uniformly random keys: a closed loop.
+// Requests completing during the warm-up are discarded; those completing
+// inside the following window are counted and timed (errors apart).
+func runPhase(ctx context.Context, sys system, client *http.Client, o options, op string, keys []string, value []byte) (*phaseResult, error) {
+	start := time.Now()
+	winStart := start.Add(o.Warmup)
+	winEnd := winStart.Add(o.Duration)
+	eps := sys.Endpoints()
+
+	type tally struct {
+		lat    []time.Duration
+		errors int
+		errMsg map[string]int
+	}
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	results := make([]tally, o.Clients)
+	for w := range o.Clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res := &results[w]
+			res.lat = make([]time.Duration, 0, 8192)
+			ep := eps[w%len(eps)]
+			seed := uint64(start.UnixNano()) ^ uint64(w)*0x9e3779b97f4a7c15
+			var buf []byte
+			for !stop.Load() && ctx.Err() == nil {
+				seed = seed*6364136223846793005 + 1442695040888963407
+				key := keys[(seed>>33)%uint64(len(keys))]
+				t0 := time.Now()
+				req, err := sys.NewRequest(ctx, op, ep, key, value)
+				if err == nil {
+					buf, err = do(client, req, buf)
+				}
+				if err == nil {
+					err = sys.Check(op, buf)
+				}
+				t1 := time.Now()
+				if t1.Before(winStart) || !t1.Before(winEnd) {
+					continue
+				}
+				if err != nil {
+					if ctx.Err() != nil {
+						return
+					}
+					if res.errMsg == nil {
+						res.errMsg = map[string]int{}
+					}
+					res.errors++
+					res.errMsg[err.Error()]++
+					continue
+				}
+				res.lat = append(res.lat, t1.Sub(t0))
+			}
+		}()
+	}
+	sleepUntil(ctx, winStart)
+	st0 := sys.Storage(ctx)
+	cpu0, self0, host0 := sys.CPU(), selfCPU(), hostCPU()
+	sleepUntil(ctx, winEnd)
+	cpu1, self1, host1 := sys.CPU(), selfCPU(), hostCPU()
+	st1 := sys.Storage(ctx)
+	stop.Store(true)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	r := &phaseResult{Elapsed: o.Duration, ErrSamples: map[string]int{},
+		NodeCPU:   (cpu1 - cpu0).Seconds() / o.Duration.Seconds(),
+		DriverCPU: (self1 - self0).Seconds() / o.Duration.Seconds(),
+		HostBusy:  host1.busySince(host0),
+		Storage:   st1.since(st0)}
+	for _, w := range results {
+		r.Latencies = append(r.Latencies, w.lat...)
+		r.Errors += w.errors
+		for m, n := range w.errMsg {
+			r.ErrSamples[m] += n
+		}
+	}
+	r.Ops = len(r.Latencies)
+	slices.Sort(r.Latencies)
+	return r, nil
+}
+
+// sleepUntil waits for t or for ctx to end.
+func sleepUntil(ctx context.Context, t time.Time) {
+	timer := time.NewTimer(time.Until(t))
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+}
+
+// progress reports what the driver is doing on stderr.
+func progress(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "loadkv: "+format+"\n", args...)
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, word)
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// freePorts returns n distinct loopback ports that were free a moment ago;
+// the listeners stay open until all are picked.
+func freePorts(n int) ([]int, error) {
+	var ports []int
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("find a free port: %w", err)
+		}
+		defer ln.Close()
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+// moduleRoot is the directory of this repository's go.mod.
+func moduleRoot(ctx context.Context) (string, error) {
+	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	gomod := strings.TrimSpace(string(out))
+	if gomod == "" || gomod == os.DevNull {
+		return "", errors.New("run loadkv from inside the trellis module (or pass -bin)")
+	}
+	return filepath.Dir(gomod), nil
+}

@@ -1,0 +1,272 @@
+package main
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+)
+
+// row is one line of the report: one operation on one cluster.
+type row struct {
+	Round     int     `json:"round"`
+	System    string  `json:"system"`
+	Nodes     int     `json:"nodes"`
+	Op        string  `json:"op"`
+	Clients   int     `json:"clients"`
+	Ops       int     `json:"ops"`
+	Seconds   float64 `json:"seconds"`
+	OpsPerSec float64 `json:"ops_per_sec"`
+	P50Ms     float64 `json:"p50_ms"`
+	P99Ms     float64 `json:"p99_ms"`
+	MaxMs     float64 `json:"max_ms"`
+	Errors    int     `json:"errors"`
+	// ErrorSamples counts errors by message.
+	ErrorSamples map[string]int `json:"error_samples,omitempty"`
+	// IdleRSSMiB is the largest node's resident memory once the cluster
+	// was up, before any load; PeakRSSMiB its high-water mark so far.
+	IdleRSSMiB float64 `json:"idle_rss_mib"`
+	PeakRSSMiB float64 `json:"peak_rss_mib"`
+	// NodeCPUs is how many CPUs the cluster's processes kept busy during
+	// the window, summed over nodes; HostBusy the machine's busy share.
+	NodeCPUs   float64 `json:"node_cpus"`
+	DriverCPUs float64 `json:"driver_cpus"`
+	HostBusy   float64 `json:"host_cpu_busy"`
+	// OtherCPUs is the machine's busy CPUs minus the cluster's and the
+	// driver's: kernel threads (writeback) and anything else running. A
+	// large value means the row was disturbed.
+	OtherCPUs float64 `json:"other_cpus"`
+	// FsyncsPerSec sums every node's log fsyncs (etcd: WAL fsyncs);
+	// FsyncMs is their mean duration; OpsPerFsync = ops × nodes / fsyncs,
+	// above 1 when one fsync covers several writes (group commit).
+	FsyncsPerSec float64 `json:"fsyncs_per_sec"`
+	FsyncMs      float64 `json:"fsync_ms"`
+	OpsPerFsync  float64 `json:"ops_per_fsync,omitempty"`
+	// RevisionsPerOp is how far the store revision moved per put: 1 when
+	// a put is the only write, more when other writes (Trellis's audit
+	// entries) share the log.
+	RevisionsPerOp float64 `json:"revisions_per_op,omitempty"`
+	// OpsPerCPUSec is throughput per CPU-second the cluster used.
+	OpsPerCPUSec float64 `json:"ops_per_cpu_sec"`
+}
+
+func newRow(system string, nodes int, op string, clients int, r *phaseResult, idleRSS, peakRSS float64) row {
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	out := row{
+		System: system, Nodes: nodes, Op: op, Clients: clients, Ops: r.Ops, Seconds: r.Elapsed.Seconds(),
+		OpsPerSec: float64(r.Ops) / r.Elapsed.Seconds(),
+		P50Ms:     ms(r.percentile(0.50)), P99Ms: ms(r.percentile(0.99)), MaxMs: ms(r.percentile(1)),
+		Errors: r.Errors, IdleRSSMiB: idleRSS, PeakRSSMiB: peakRSS,
+		NodeCPUs: r.NodeCPU, DriverCPUs: r.DriverCPU, HostBusy: r.HostBusy,
+	}
+	if r.NodeCPU > 0 {
+		out.OpsPerCPUSec = out.OpsPerSec / r.NodeCPU
+	}
+	if st := r.Storage; st.ok {
+		out.FsyncsPerSec = st.Fsyncs / r.Elapsed.Seconds()
+		if st.Fsyncs > 0 {
+			out.FsyncMs = 1000 * st.FsyncSeconds / st.Fsyncs
+			if op == "put" {
+				out.OpsPerFsync = float64(r.Ops) * float64(nodes) / st.Fsyncs
+			}
+		}
+		if op == "put" && r.Ops > 0 {
+			out.RevisionsPerOp = st.Revision / float64(r.Ops)
+		}
+	}
+	out.OtherCPUs = max(0, r.HostBusy*float64(runtime.NumCPU())-r.NodeCPU-r.DriverCPU)
+	if len(r.ErrSamples) > 0 {
+		out.ErrorSamples = r.ErrSamples
+	}
+	return out
+}
+
+func withRound(rows []row, round int) []row {
+	for i := range rows {
+		rows[i].Round = round
+	}
+	return rows
+}
+
+// medianRows keeps, for every system, size and operation (in the order
+// they first ran), the round with the median throughput (the lower middle
+// one for an even count).
+func medianRows(all []row) []row {
+	type key struct {
+		system string
+		nodes  int
+		op     string
+	}
+	var order []key
+	groups := map[key][]row{}
+	for _, r := range all {
+		k := key{r.System, r.Nodes, r.Op}
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], r)
+	}
+	var out []row
+	for _, k := range order {
+		g := groups[k]
+		slices.SortStableFunc(g, func(a, b row) int { return cmp.Compare(a.OpsPerSec, b.OpsPerSec) })
+		out = append(out, g[(len(g)-1)/2])
+	}
+	return out
+}
+
+func dashIfZero(format string, v float64) string {
+	if v == 0 {
+		return "-"
+	}
+	return fmt.Sprintf(format, v)
+}
+
+// opLabel names an operation in the tables.
+func opLabel(op string) string {
+	if op == "get" {
+		return "linearizable get"
+	}
+	return op
+}
+
+// printTable writes the rows as an aligned text table.
+func printTable(w io.Writer, rows []row) {
+	cells := [][]string{{"system", "cluster", "op", "clients", "ops", "ops/s", "p50 ms", "p99 ms", "max ms", "errors", "node CPUs", "driver CPUs", "other CPUs", "ops/CPU-s", "fsyncs/s", "fsync ms", "ops/fsync", "idle RSS MiB", "peak RSS MiB"}}
+	for _, r := range rows {
+		cells = append(cells, []string{
+			r.System, plural(r.Nodes, "node"), opLabel(r.Op), fmt.Sprint(r.Clients), fmt.Sprint(r.Ops),
+			fmt.Sprintf("%.0f", r.OpsPerSec), fmt.Sprintf("%.2f", r.P50Ms), fmt.Sprintf("%.2f", r.P99Ms),
+			fmt.Sprintf("%.1f", r.MaxMs), fmt.Sprint(r.Errors), fmt.Sprintf("%.2f", r.NodeCPUs), fmt.Sprintf("%.2f", r.DriverCPUs), fmt.Sprintf("%.2f", r.OtherCPUs),
+			fmt.Sprintf("%.0f", r.OpsPerCPUSec), fmt.Sprintf("%.0f", r.FsyncsPerSec), fmt.Sprintf("%.2f", r.FsyncMs),
+			dashIfZero("%.1f", r.OpsPerFsync), fmt.Sprintf("%.0f", r.IdleRSSMiB), fmt.Sprintf("%.0f", r.PeakRSSMiB),
+		})
+	}
+	writeCells(w, cells, 3)
+}
+
+// comparison is Trellis against etcd for one cluster size and operation.
+type comparison struct {
+	Nodes        int     `json:"nodes"`
+	Op           string  `json:"op"`
+	TrellisOps   float64 `json:"trellis_ops_per_sec"`
+	EtcdOps      float64 `json:"etcd_ops_per_sec"`
+	Ratio        float64 `json:"throughput_ratio"`
+	TrellisP99Ms float64 `json:"trellis_p99_ms"`
+	EtcdP99Ms    float64 `json:"etcd_p99_ms"`
+	// MeetsTarget: at least 2x etcd's throughput with a p99 no worse.
+	MeetsTarget bool `json:"meets_target"`
+}
+
+// targetRatio is the goal: Trellis at least twice etcd's throughput.
+const targetRatio = 2.0
+
+// compare pairs every Trellis row with the etcd row of the same size and
+// operation.
+func compare(rows []row) []comparison {
+	var out []comparison
+	for _, t := range rows {
+		if t.System != "trellis" {
+			continue
+		}
+		for _, e := range rows {
+			if e.System != "etcd" || e.Nodes != t.Nodes || e.Op != t.Op || e.OpsPerSec == 0 {
+				continue
+			}
+			c := comparison{
+				Nodes: t.Nodes, Op: t.Op, TrellisOps: t.OpsPerSec, EtcdOps: e.OpsPerSec,
+				Ratio: t.OpsPerSec / e.OpsPerSec, TrellisP99Ms: t.P99Ms, EtcdP99Ms: e.P99Ms,
+			}
+			c.MeetsTarget = c.Ratio >= targetRatio && c.TrellisP99Ms <= c.EtcdP99Ms && t.Errors == 0
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func printComparisons(w io.Writer, cs []comparison) {
+	cells := [][]string{{"cluster", "op", "trellis ops/s", "etcd ops/s", "trellis/etcd", "trellis p99 ms", "etcd p99 ms", "target (>= 2x, p99 no worse)"}}
+	for _, c := range cs {
+		verdict := "met"
+		if !c.MeetsTarget {
+			var why []string
+			if c.Ratio < targetRatio {
+				why = append(why, fmt.Sprintf("%.2fx < %.0fx", c.Ratio, targetRatio))
+			}
+			if c.TrellisP99Ms > c.EtcdP99Ms {
+				why = append(why, "p99 worse")
+			}
+			if len(why) == 0 {
+				why = append(why, "errors")
+			}
+			verdict = "missed: " + strings.Join(why, ", ")
+		}
+		cells = append(cells, []string{
+			plural(c.Nodes, "node"), opLabel(c.Op), fmt.Sprintf("%.0f", c.TrellisOps), fmt.Sprintf("%.0f", c.EtcdOps),
+			fmt.Sprintf("%.2fx", c.Ratio), fmt.Sprintf("%.2f", c.TrellisP99Ms), fmt.Sprintf("%.2f", c.EtcdP99Ms), verdict,
+		})
+	}
+	writeCells(w, cells, 2)
+}
+
+// writeCells aligns cells in columns: the first text columns left, the
+// rest right, a rule under the header.
+func writeCells(w io.Writer, cells [][]string, textCols int) {
+	widths := make([]int, len(cells[0]))
+	for _, line := range cells {
+		for i, c := range line {
+			widths[i] = max(widths[i], len(c))
+		}
+	}
+	for n, line := range cells {
+		var b strings.Builder
+		for i, c := range line {
+			if i > 0 {
+				b.WriteString("  ")
+			}
+			if i < textCols || i == len(line)-1 && n > 0 && !isNumber(c) {
+				fmt.Fprintf(&b, "%-*s", widths[i], c)
+			} else {
+				fmt.Fprintf(&b, "%*s", widths[i], c)
+			}
+		}
+		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
+		if n == 0 {
+			fmt.Fprintln(w, strings.Repeat("-", b.Len()))
+		}
+	}
+}
+
+func isNumber(s string) bool {
+	var f float64
+	_, err := fmt.Sscan(s, &f)
+	return err == nil
+}
+
+// report is the -json document.
+type report struct {
+	Started     time.Time    `json:"started"`
+	GoVersion   string       `json:"go_version"`
+	CPUs        int          `json:"cpus"`
+	BusyBefore  float64      `json:"host_cpu_busy_before"`
+	EtcdVersion string       `json:"etcd_version,omitempty"`
+	Duration    string       `json:"duration"`
+	Warmup      string       `json:"warmup"`
+	Load        options      `json:"load"`
+	Results     []row        `json:"results"`
+	AllRounds   []row        `json:"all_rounds,omitempty"`
+	Comparisons []comparison `json:"comparisons,omitempty"`
+}
+
+func writeJSON(path string, rep report) error {
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
