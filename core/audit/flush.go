@@ -94,7 +94,7 @@ func (l *Log) write(parent context.Context, batch []*Entry) {
 				continue
 			}
 		}
-		op, err := l.ns.PutOp(e.key(), b, store.PutOptions{})
+		op, err := l.ns.AppendOp(e.key(), b)
 		if err != nil {
 			l.failed.Add(1)
 			l.log.Error("audit entry", "err", err)

@@ -59,7 +59,7 @@ func (l *Log) Prune(ctx context.Context) (int, error) {
 		end := min(n, deleted+pruneBatch)
 		ops := make([]store.Op, 0, end-deleted)
 		for _, kv := range keys.KVs[deleted:end] {
-			op, err := l.ns.DeleteOp(kv.Key)
+			op, err := l.ns.TrimOp(kv.Key)
 			if err != nil {
 				return deleted, err
 			}

@@ -161,6 +161,12 @@ func (b *batch) applyOp(index uint64, ev *eventSeq, op *Op) (OpResult, error) {
 		return b.deleteOne(index, ev, op)
 	case OpDeletePrefix:
 		return b.deletePrefix(index, ev, op)
+	case OpAppend:
+		return OpResult{}, b.appendRecord(index, op)
+	case OpTrim:
+		dk := dataKey(op.Namespace, op.Key)
+		b.overlay[string(dk)] = &overlayRec{gone: true}
+		return OpResult{}, b.wb.DeleteAt(dk, index)
 	}
 	return OpResult{}, fmt.Errorf("store: unknown op %d", op.Type)
 }
@@ -334,4 +340,18 @@ func (r *record) kv(key []byte, modRev int64) *KV {
 		Version:        r.version,
 		ExpireAt:       r.expireAt,
 	}
+}
+
+// appendRecord is OpAppend: a blind write of a new key, without the read
+// of a previous record and without a change-log event, so an append-only
+// log costs one Badger write per entry.
+func (b *batch) appendRecord(index uint64, op *Op) error {
+	rev := int64(index)
+	dk := dataKey(op.Namespace, op.Key)
+	rec := record{create: rev, version: 1, value: op.Value}
+	if err := b.wb.SetEntryAt(badger.NewEntry(dk, rec.marshal()), index); err != nil {
+		return err
+	}
+	b.overlay[string(dk)] = &overlayRec{rec: rec, modRev: rev}
+	return nil
 }

@@ -120,6 +120,28 @@ func (n *Namespace) PutOp(key string, value []byte, o PutOptions) (Op, error) {
 	return op, nil
 }
 
+// AppendOp builds an OpAppend for Txn: a new key of an append-only log,
+// written without reading what was there and without a change-log event
+// (watchers of the namespace do not see it).
+func (n *Namespace) AppendOp(key string, value []byte) (Op, error) {
+	if err := checkKey(key); err != nil {
+		return Op{}, err
+	}
+	if len(value) > MaxValueSize {
+		return Op{}, fmt.Errorf("%w: %d bytes > %d", ErrValueTooLarge, len(value), MaxValueSize)
+	}
+	return Op{Type: OpAppend, Namespace: n.name, Key: []byte(key), Value: value}, nil
+}
+
+// TrimOp builds an OpTrim for Txn: it drops a key of an append-only log
+// (see AppendOp) without reading it and without a change-log event.
+func (n *Namespace) TrimOp(key string) (Op, error) {
+	if err := checkKey(key); err != nil {
+		return Op{}, err
+	}
+	return Op{Type: OpTrim, Namespace: n.name, Key: []byte(key)}, nil
+}
+
 // DeleteOp builds a delete for Txn.
 func (n *Namespace) DeleteOp(key string) (Op, error) {
 	if err := checkKey(key); err != nil {

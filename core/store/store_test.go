@@ -412,3 +412,46 @@ func TestWatchNeverSplitsARevision(t *testing.T) {
 		t.Fatalf("events per revision: %v", seen)
 	}
 }
+
+// OpAppend writes readable keys without change-log events.
+func TestAppendOpWritesWithoutHistory(t *testing.T) {
+	s := openSingle(t, "")
+	defer s.Close()
+	log := ns(t, s, "applog")
+	start := s.Revision() + 1
+	var ops []Op
+	for i := 0; i < 3; i++ {
+		op, err := log.AppendOp(fmt.Sprintf("e/%d", i), []byte(fmt.Sprint(i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ops = append(ops, op)
+	}
+	res, err := log.Txn(ctx(t), nil, ops, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := mustGet(t, log, "e/1", ReadOptions{})
+	if string(got.Value) != "1" || got.Version != 1 || got.CreateRevision != res.Revision {
+		t.Fatalf("appended key: %+v", got)
+	}
+	mustPut(t, log, "marker", "m")
+	var types []string
+	err = s.sm.events("applog", nil, start-1, s.Revision(), func(ev Event) bool {
+		types = append(types, ev.Type.String()+" "+ev.KV.Key)
+		return true
+	})
+	if err != nil || len(types) != 1 || types[0] != "PUT marker" {
+		t.Fatalf("change log after appends: %v %v", types, err)
+	}
+	trim, _ := log.TrimOp("e/0")
+	if _, err := log.Txn(ctx(t), nil, []Op{trim}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := log.Get(ctx(t), "e/0", ReadOptions{}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("trimmed key: %v", err)
+	}
+	if list, _ := log.List(ctx(t), "e/", ListOptions{}); len(list.KVs) != 2 {
+		t.Fatalf("after trim: %d keys", len(list.KVs))
+	}
+}

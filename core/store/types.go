@@ -27,7 +27,13 @@ const (
 	// OpExpire deletes a key only if its ModRevision is unchanged: the
 	// leader proposes it when a TTL runs out.
 	OpExpire
-	opMax = OpExpire
+	// OpAppend writes a new key of an append-only log (the audit log):
+	// no read of a previous record, no change-log event, version 1. The
+	// key must not exist; an existing one is overwritten as new.
+	OpAppend
+	// OpTrim deletes a key of an append-only log: no read, no event.
+	OpTrim
+	opMax = OpTrim
 )
 
 // Op is one write.
