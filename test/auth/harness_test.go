@@ -9,12 +9,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -23,9 +19,11 @@ import (
 	"github.com/trellis-cp/trellis/config"
 	"github.com/trellis-cp/trellis/core/auth"
 	"github.com/trellis-cp/trellis/core/node"
+	"github.com/trellis-cp/trellis/test/internal/testnode"
 )
 
-// testNode is one node of a test cluster.
+// testNode is one node of a test cluster, under the names this
+// package's tests use.
 type testNode struct {
 	id   uint64
 	cfg  *config.Config
@@ -35,72 +33,20 @@ type testNode struct {
 
 type cluster struct {
 	t     *testing.T
+	tc    *testnode.Cluster
 	nodes []*testNode
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-func testLogger() *slog.Logger {
-	level := slog.LevelError
-	if os.Getenv("TRELLISTEST_DEBUG") != "" {
-		level = slog.LevelDebug
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-}
-
 // startCluster starts size nodes as a static cluster with the defaults
-// adjusted for tests (free ports, temp data dirs, 50ms ticks, only this
-// binary's test module) and tweak applied to every node's config, then
-// waits for a leader and for the first-boot admin to exist.
+// adjusted for tests (see testnode.Start; only this binary's test module)
+// and tweak applied to every node's config, then waits for a leader and
+// for the first-boot admin to exist.
 func startCluster(t *testing.T, size int, tweak func(*config.Config)) *cluster {
 	t.Helper()
-	c := &cluster{t: t}
-	var initial []string
-	for id := uint64(1); id <= uint64(size); id++ {
-		cfg := config.Defaults()
-		cfg.Node.ID = id
-		cfg.Node.DataDir = filepath.Join(t.TempDir(), "data")
-		cfg.HTTP.Addr = freeAddr(t)
-		cfg.Raft.Addr = freeAddr(t)
-		cfg.Raft.TickInterval = 50 * time.Millisecond
-		cfg.Modules = map[string]config.ModuleConfig{}
-		if tweak != nil {
-			tweak(&cfg)
-		}
-		c.nodes = append(c.nodes, &testNode{id: id, cfg: &cfg})
-		initial = append(initial, fmt.Sprintf("%d=%s", id, cfg.Raft.Addr))
+	c := &cluster{t: t, tc: testnode.Start(t, size, tweak)}
+	for _, tn := range c.tc.Nodes {
+		c.nodes = append(c.nodes, &testNode{id: tn.ID, cfg: tn.Config, n: tn.Node, base: tn.Base})
 	}
-	for _, tn := range c.nodes {
-		if size > 1 {
-			tn.cfg.Raft.InitialCluster = strings.Join(initial, ",")
-		}
-		tn.n = node.New(tn.cfg, testLogger())
-		if err := tn.n.Start(context.Background()); err != nil {
-			t.Fatalf("start node %d: %v", tn.id, err)
-		}
-		t.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			tn.n.Stop(ctx)
-		})
-		tn.base = "http://" + tn.n.HTTPAddr()
-	}
-	eventually(t, 20*time.Second, "every node sees a leader", func() bool {
-		for _, tn := range c.nodes {
-			if tn.n.Store().Raft().Leader() == 0 {
-				return false
-			}
-		}
-		return true
-	})
 	eventually(t, 20*time.Second, "the first-boot admin exists", func() bool {
 		_, err := c.nodes[0].n.Auth().GetUser(context.Background(), "admin")
 		return err == nil
@@ -112,39 +58,17 @@ func startCluster(t *testing.T, size int, tweak func(*config.Config)) *cluster {
 func (c *cluster) node(i int) *testNode { return c.nodes[i-1] }
 
 // url is the address of path on node i.
-func (c *cluster) url(i int, path string) string { return c.node(i).base + path }
+func (c *cluster) url(i int, path string) string { return c.tc.URL(i, path) }
 
 // waitApplied waits until every node has applied everything any node has
 // applied so far: after it, a serializable read on any node sees what was
 // written before the call.
 func (c *cluster) waitApplied() {
 	c.t.Helper()
-	var rev int64
-	for _, tn := range c.nodes {
-		rev = max(rev, tn.n.Store().Revision())
-	}
-	eventually(c.t, 10*time.Second, fmt.Sprintf("every node applies revision %d", rev), func() bool {
-		for _, tn := range c.nodes {
-			if tn.n.Store().Revision() < rev {
-				return false
-			}
-		}
-		return true
-	})
+	c.tc.WaitApplied()
 }
 
-// eventually polls cond until it holds or the deadline passes. It waits
-// for a state; it measures nothing.
-func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting until %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+var eventually = testnode.Eventually
 
 var client = &http.Client{Timeout: 20 * time.Second}
 

@@ -4,12 +4,12 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/trellis-cp/trellis/core/store"
+	"github.com/trellis-cp/trellis/test/internal/loadstat"
 )
 
 // loadConfig is the shape of the load every phase applies.
@@ -57,12 +57,8 @@ func phaseOp(name string, value []byte) opFunc {
 
 // phaseResult is what one phase measured inside its window.
 type phaseResult struct {
-	Ops       int
-	Errors    int
-	Elapsed   time.Duration
-	Latencies []time.Duration // sorted ascending
-	// ErrSamples counts errors by message, to explain a non-zero Errors.
-	ErrSamples map[string]int
+	loadstat.Samples
+	Elapsed time.Duration
 	// Fsyncs and FsyncTime are the raft log fsyncs each node made inside
 	// the window, in node order, and their summed duration.
 	Fsyncs    []uint64
@@ -70,24 +66,6 @@ type phaseResult struct {
 	// Elections counts raft terms that began inside the window (from the
 	// warm-up on): a non-zero value means the leader changed under load.
 	Elections uint64
-}
-
-// percentile is the nearest-rank percentile (0 < p <= 1) of sorted
-// latencies, 0 when there are none.
-func (r *phaseResult) percentile(p float64) time.Duration {
-	n := len(r.Latencies)
-	if n == 0 {
-		return 0
-	}
-	i := int(float64(n)*p+0.999999) - 1
-	return r.Latencies[min(max(i, 0), n-1)]
-}
-
-// workerResult is one worker's tally; merged once the phase ends.
-type workerResult struct {
-	lat    []time.Duration
-	errors int
-	errMsg map[string]int
 }
 
 // keyNames are the keys the load spreads over: k/00000 … k/<n-1>.
@@ -143,13 +121,13 @@ func runPhase(ctx context.Context, c *cluster, cfg loadConfig, keys []string, op
 	term0 := c.term()
 	var stop atomic.Bool
 	var wg sync.WaitGroup
-	results := make([]workerResult, cfg.Clients)
+	results := make([]loadstat.Tally, cfg.Clients)
 	for w := range cfg.Clients {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			res := &results[w]
-			res.lat = make([]time.Duration, 0, 4096)
+			res.Lat = make([]time.Duration, 0, 4096)
 			ns := targets[w%len(targets)]
 			rng := rand.New(rand.NewPCG(uint64(start.UnixNano()), uint64(w)))
 			for !stop.Load() && ctx.Err() == nil {
@@ -161,21 +139,17 @@ func runPhase(ctx context.Context, c *cluster, cfg loadConfig, keys []string, op
 					continue
 				}
 				if err != nil {
-					if res.errMsg == nil {
-						res.errMsg = map[string]int{}
-					}
-					res.errors++
-					res.errMsg[err.Error()]++
+					res.Fail(err)
 					continue
 				}
-				res.lat = append(res.lat, t1.Sub(t0))
+				res.Lat = append(res.Lat, t1.Sub(t0))
 			}
 		}()
 	}
 
-	sleepUntil(ctx, winStart)
+	loadstat.SleepUntil(ctx, winStart)
 	fs0, ft0 := c.fsyncs()
-	sleepUntil(ctx, winEnd)
+	loadstat.SleepUntil(ctx, winEnd)
 	fs1, ft1 := c.fsyncs()
 	stop.Store(true)
 	wg.Wait()
@@ -183,29 +157,10 @@ func runPhase(ctx context.Context, c *cluster, cfg loadConfig, keys []string, op
 		return nil, err
 	}
 
-	r := &phaseResult{Elapsed: cfg.Duration, ErrSamples: map[string]int{}, Elections: c.term() - term0}
+	r := &phaseResult{Samples: loadstat.Merge(results), Elapsed: cfg.Duration, Elections: c.term() - term0}
 	for i := range fs0 {
 		r.Fsyncs = append(r.Fsyncs, fs1[i]-fs0[i])
 		r.FsyncTime += ft1[i] - ft0[i]
 	}
-	for _, w := range results {
-		r.Latencies = append(r.Latencies, w.lat...)
-		r.Errors += w.errors
-		for m, n := range w.errMsg {
-			r.ErrSamples[m] += n
-		}
-	}
-	r.Ops = len(r.Latencies)
-	slices.Sort(r.Latencies)
 	return r, nil
-}
-
-// sleepUntil waits for t or for ctx to end.
-func sleepUntil(ctx context.Context, t time.Time) {
-	timer := time.NewTimer(time.Until(t))
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-	case <-ctx.Done():
-	}
 }

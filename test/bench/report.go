@@ -5,24 +5,14 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
+
+	"github.com/trellis-cp/trellis/test/internal/loadstat"
 )
 
 // row is one line of the report: one phase on one cluster.
 type row struct {
-	Nodes     int     `json:"nodes"`
-	Op        string  `json:"op"`
-	Clients   int     `json:"clients"`
-	Ops       int     `json:"ops"`
-	Seconds   float64 `json:"seconds"`
-	OpsPerSec float64 `json:"ops_per_sec"`
-	P50Ms     float64 `json:"p50_ms"`
-	P99Ms     float64 `json:"p99_ms"`
-	MaxMs     float64 `json:"max_ms"`
-	Errors    int     `json:"errors"`
-	// ErrorSamples counts errors by message.
-	ErrorSamples map[string]int `json:"error_samples,omitempty"`
+	loadstat.Row
 	// NodeFsyncs is each node's raft log fsync count in the window.
 	NodeFsyncs []uint64 `json:"node_fsyncs"`
 	// FsyncsPerSec sums every node's fsyncs.
@@ -39,24 +29,17 @@ type row struct {
 
 // newRow turns a phase result into a report line.
 func newRow(nodes int, op string, clients int, r *phaseResult) row {
-	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-	secs := r.Elapsed.Seconds()
 	var fsyncs uint64
 	for _, n := range r.Fsyncs {
 		fsyncs += n
 	}
 	out := row{
-		Nodes: nodes, Op: op, Clients: clients, Ops: r.Ops, Seconds: secs,
-		OpsPerSec: float64(r.Ops) / secs,
-		P50Ms:     ms(r.percentile(0.50)), P99Ms: ms(r.percentile(0.99)), MaxMs: ms(r.percentile(1)),
-		Errors: r.Errors, NodeFsyncs: r.Fsyncs, Elections: r.Elections,
-		FsyncsPerSec: float64(fsyncs) / secs,
-	}
-	if len(r.ErrSamples) > 0 {
-		out.ErrorSamples = r.ErrSamples
+		Row:        loadstat.NewRow(nodes, op, clients, &r.Samples, r.Elapsed),
+		NodeFsyncs: r.Fsyncs, Elections: r.Elections,
+		FsyncsPerSec: float64(fsyncs) / r.Elapsed.Seconds(),
 	}
 	if fsyncs > 0 {
-		out.FsyncAvgMs = ms(r.FsyncTime) / float64(fsyncs)
+		out.FsyncAvgMs = loadstat.Ms(r.FsyncTime) / float64(fsyncs)
 		if op == "put" {
 			out.ProposalsPerFsync = float64(r.Ops) * float64(nodes) / float64(fsyncs)
 		}
@@ -83,29 +66,7 @@ func printTable(w io.Writer, rows []row) {
 			fmt.Sprintf("%.1f", r.MaxMs), fmt.Sprint(r.Errors), fmt.Sprintf("%.0f", r.FsyncsPerSec), fsyncMs, perFsync, fmt.Sprint(r.Elections),
 		})
 	}
-	widths := make([]int, len(header))
-	for _, line := range cells {
-		for i, c := range line {
-			widths[i] = max(widths[i], len(c))
-		}
-	}
-	for n, line := range cells {
-		var b strings.Builder
-		for i, c := range line {
-			if i > 0 {
-				b.WriteString("  ")
-			}
-			if i < 2 { // text columns left, numbers right
-				fmt.Fprintf(&b, "%-*s", widths[i], c)
-			} else {
-				fmt.Fprintf(&b, "%*s", widths[i], c)
-			}
-		}
-		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
-		if n == 0 {
-			fmt.Fprintln(w, strings.Repeat("-", b.Len()))
-		}
-	}
+	loadstat.WriteCells(w, cells, 2)
 }
 
 func plural(n int, word string) string {

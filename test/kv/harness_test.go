@@ -11,15 +11,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,85 +21,40 @@ import (
 	trellisnode "github.com/trellis-cp/trellis/core/node"
 	"github.com/trellis-cp/trellis/core/store"
 	_ "github.com/trellis-cp/trellis/modules/kv"
+	"github.com/trellis-cp/trellis/test/internal/testnode"
 )
 
 const adminPassword = "kv-test-admin-password"
 
+// testNode is one node of a test cluster, under the names this
+// package's tests use.
 type testNode struct {
-	id       uint64
-	cfg      *config.Config
-	n        *trellisnode.Node
-	base     string
-	stopOnce sync.Once
-	stopped  atomic.Bool
+	id   uint64
+	cfg  *config.Config
+	n    *trellisnode.Node
+	base string
 }
 
 type cluster struct {
 	t     *testing.T
+	tc    *testnode.Cluster
 	nodes []*testNode
 	admin string // admin's session token
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-func testLogger() *slog.Logger {
-	level := slog.LevelError
-	if os.Getenv("TRELLISTEST_DEBUG") != "" {
-		level = slog.LevelDebug
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-}
-
-// startCluster starts size nodes with test settings (free ports, temp
-// data, 50ms ticks, auth with a known admin password, no rate limit),
+// startCluster starts size nodes with test settings (see testnode.Start;
+// auth with a known admin password, no rate limit) and tweak applied,
 // waits for a leader and logs in as admin.
 func startCluster(t *testing.T, size int, tweak ...func(*config.Config)) *cluster {
 	t.Helper()
-	c := &cluster{t: t}
-	var initial []string
-	for id := uint64(1); id <= uint64(size); id++ {
-		cfg := config.Defaults()
-		cfg.Node.ID = id
-		cfg.Node.DataDir = filepath.Join(t.TempDir(), "data")
-		cfg.HTTP.Addr = freeAddr(t)
+	settings := func(cfg *config.Config) {
 		cfg.HTTP.RateLimit = 0
-		cfg.Raft.Addr = freeAddr(t)
-		cfg.Raft.TickInterval = 50 * time.Millisecond
 		cfg.Auth.AdminPassword = adminPassword
-		cfg.Modules = map[string]config.ModuleConfig{}
-		for _, f := range tweak {
-			f(&cfg)
-		}
-		c.nodes = append(c.nodes, &testNode{id: id, cfg: &cfg})
-		initial = append(initial, fmt.Sprintf("%d=%s", id, cfg.Raft.Addr))
 	}
-	for _, tn := range c.nodes {
-		if size > 1 {
-			tn.cfg.Raft.InitialCluster = strings.Join(initial, ",")
-		}
-		tn.n = trellisnode.New(tn.cfg, testLogger())
-		if err := tn.n.Start(context.Background()); err != nil {
-			t.Fatalf("start node %d: %v", tn.id, err)
-		}
-		t.Cleanup(func() { c.stop(tn) })
-		tn.base = "http://" + tn.n.HTTPAddr()
+	c := &cluster{t: t, tc: testnode.Start(t, size, append([]func(*config.Config){settings}, tweak...)...)}
+	for _, tn := range c.tc.Nodes {
+		c.nodes = append(c.nodes, &testNode{id: tn.ID, cfg: tn.Config, n: tn.Node, base: tn.Base})
 	}
-	eventually(t, 20*time.Second, "every node sees a leader", func() bool {
-		for _, tn := range c.nodes {
-			if tn.n.Store().Raft().Leader() == 0 {
-				return false
-			}
-		}
-		return true
-	})
 	eventually(t, 20*time.Second, "admin can log in", func() bool {
 		r := c.try(1, http.MethodPost, "/api/auth/login", "", map[string]string{"username": "admin", "password": adminPassword})
 		if r.status != http.StatusOK {
@@ -118,14 +67,7 @@ func startCluster(t *testing.T, size int, tweak ...func(*config.Config)) *cluste
 }
 
 // stop stops a node; safe to call again and from any goroutine.
-func (c *cluster) stop(tn *testNode) {
-	tn.stopOnce.Do(func() {
-		tn.stopped.Store(true)
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		tn.n.Stop(ctx)
-	})
-}
+func (c *cluster) stop(tn *testNode) { c.tc.Stop(int(tn.id)) }
 
 func (c *cluster) node(i int) *testNode { return c.nodes[i-1] }
 
@@ -135,17 +77,17 @@ func (c *cluster) leader() int {
 	var lead uint64
 	eventually(c.t, 20*time.Second, "a leader", func() bool {
 		lead = 0
-		for _, tn := range c.nodes {
-			if tn.stopped.Load() {
+		for _, tn := range c.tc.Nodes {
+			if tn.Stopped() {
 				continue
 			}
-			l := tn.n.Store().Raft().Leader()
+			l := tn.Node.Store().Raft().Leader()
 			if l == 0 || (lead != 0 && l != lead) {
 				return false
 			}
 			lead = l
 		}
-		return lead != 0 && !c.nodes[lead-1].stopped.Load()
+		return lead != 0 && !c.tc.Node(int(lead)).Stopped()
 	})
 	return int(lead)
 }
@@ -153,34 +95,10 @@ func (c *cluster) leader() int {
 // waitApplied waits until every running node has applied what any has.
 func (c *cluster) waitApplied() {
 	c.t.Helper()
-	var rev int64
-	for _, tn := range c.nodes {
-		if !tn.stopped.Load() {
-			rev = max(rev, tn.n.Store().Revision())
-		}
-	}
-	eventually(c.t, 10*time.Second, fmt.Sprintf("every node applies revision %d", rev), func() bool {
-		for _, tn := range c.nodes {
-			if !tn.stopped.Load() && tn.n.Store().Revision() < rev {
-				return false
-			}
-		}
-		return true
-	})
+	c.tc.WaitApplied()
 }
 
-// eventually polls cond until it holds or the deadline passes. It waits
-// for a state; it measures nothing.
-func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting until %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+var eventually = testnode.Eventually
 
 var client = &http.Client{Timeout: 20 * time.Second}
 

@@ -52,6 +52,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/trellis-cp/trellis/test/internal/loadstat"
 )
 
 // options are the command-line flags.
@@ -189,7 +191,7 @@ func run() (err error) {
 
 	// Other work on the machine skews every figure: say so up front.
 	h0 := hostCPU()
-	sleepUntil(ctx, time.Now().Add(time.Second))
+	loadstat.SleepUntil(ctx, time.Now().Add(time.Second))
 	idleBusy := hostCPU().busySince(h0)
 	if idleBusy > 0.15 {
 		progress("warning: the machine was %.0f%% busy before the run started; other work skews these figures", 100*idleBusy)
@@ -442,11 +444,8 @@ func preload(ctx context.Context, sys system, client *http.Client, workers int, 
 
 // phaseResult is what one operation measured inside its window.
 type phaseResult struct {
-	Ops        int
-	Errors     int
-	Elapsed    time.Duration
-	Latencies  []time.Duration // sorted ascending
-	ErrSamples map[string]int
+	loadstat.Samples
+	Elapsed time.Duration
 	// NodeCPU is the CPUs the cluster's processes kept busy in the
 	// window (1.0 = one CPU all the time); HostBusy the share of all the
 	// machine's CPUs that were busy (driver included).
@@ -552,16 +551,6 @@ func (t cpuTicks) busySince(t0 cpuTicks) float64 {
 	return float64(t.busy-t0.busy) / float64(t.total-t0.total)
 }
 
-// percentile is the nearest-rank percentile (0 < p <= 1).
-func (r *phaseResult) percentile(p float64) time.Duration {
-	n := len(r.Latencies)
-	if n == 0 {
-		return 0
-	}
-	i := int(float64(n)*p+0.999999) - 1
-	return r.Latencies[min(max(i, 0), n-1)]
-}
-
 // runPhase drives o.Clients workers, worker i talking to node i mod size,
 // each sending op back to back on uniformly random keys: a closed loop.
 // Requests completing during the warm-up are discarded; those completing
@@ -572,20 +561,15 @@ func runPhase(ctx context.Context, sys system, client *http.Client, o options, o
 	winEnd := winStart.Add(o.Duration)
 	eps := sys.Endpoints()
 
-	type tally struct {
-		lat    []time.Duration
-		errors int
-		errMsg map[string]int
-	}
 	var stop atomic.Bool
 	var wg sync.WaitGroup
-	results := make([]tally, o.Clients)
+	results := make([]loadstat.Tally, o.Clients)
 	for w := range o.Clients {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			res := &results[w]
-			res.lat = make([]time.Duration, 0, 8192)
+			res.Lat = make([]time.Duration, 0, 8192)
 			ep := eps[w%len(eps)]
 			seed := uint64(start.UnixNano()) ^ uint64(w)*0x9e3779b97f4a7c15
 			var buf []byte
@@ -608,21 +592,17 @@ func runPhase(ctx context.Context, sys system, client *http.Client, o options, o
 					if ctx.Err() != nil {
 						return
 					}
-					if res.errMsg == nil {
-						res.errMsg = map[string]int{}
-					}
-					res.errors++
-					res.errMsg[err.Error()]++
+					res.Fail(err)
 					continue
 				}
-				res.lat = append(res.lat, t1.Sub(t0))
+				res.Lat = append(res.Lat, t1.Sub(t0))
 			}
 		}()
 	}
-	sleepUntil(ctx, winStart)
+	loadstat.SleepUntil(ctx, winStart)
 	st0 := sys.Storage(ctx)
 	cpu0, self0, host0 := sys.CPU(), selfCPU(), hostCPU()
-	sleepUntil(ctx, winEnd)
+	loadstat.SleepUntil(ctx, winEnd)
 	cpu1, self1, host1 := sys.CPU(), selfCPU(), hostCPU()
 	st1 := sys.Storage(ctx)
 	stop.Store(true)
@@ -630,31 +610,12 @@ func runPhase(ctx context.Context, sys system, client *http.Client, o options, o
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	r := &phaseResult{Elapsed: o.Duration, ErrSamples: map[string]int{},
+	r := &phaseResult{Samples: loadstat.Merge(results), Elapsed: o.Duration,
 		NodeCPU:   (cpu1 - cpu0).Seconds() / o.Duration.Seconds(),
 		DriverCPU: (self1 - self0).Seconds() / o.Duration.Seconds(),
 		HostBusy:  host1.busySince(host0),
 		Storage:   st1.since(st0)}
-	for _, w := range results {
-		r.Latencies = append(r.Latencies, w.lat...)
-		r.Errors += w.errors
-		for m, n := range w.errMsg {
-			r.ErrSamples[m] += n
-		}
-	}
-	r.Ops = len(r.Latencies)
-	slices.Sort(r.Latencies)
 	return r, nil
-}
-
-// sleepUntil waits for t or for ctx to end.
-func sleepUntil(ctx context.Context, t time.Time) {
-	timer := time.NewTimer(time.Until(t))
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-	case <-ctx.Done():
-	}
 }
 
 // progress reports what the driver is doing on stderr.

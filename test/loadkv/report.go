@@ -10,24 +10,15 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/trellis-cp/trellis/test/internal/loadstat"
 )
 
 // row is one line of the report: one operation on one cluster.
 type row struct {
-	Round     int     `json:"round"`
-	System    string  `json:"system"`
-	Nodes     int     `json:"nodes"`
-	Op        string  `json:"op"`
-	Clients   int     `json:"clients"`
-	Ops       int     `json:"ops"`
-	Seconds   float64 `json:"seconds"`
-	OpsPerSec float64 `json:"ops_per_sec"`
-	P50Ms     float64 `json:"p50_ms"`
-	P99Ms     float64 `json:"p99_ms"`
-	MaxMs     float64 `json:"max_ms"`
-	Errors    int     `json:"errors"`
-	// ErrorSamples counts errors by message.
-	ErrorSamples map[string]int `json:"error_samples,omitempty"`
+	Round  int    `json:"round"`
+	System string `json:"system"`
+	loadstat.Row
 	// IdleRSSMiB is the largest node's resident memory once the cluster
 	// was up, before any load; PeakRSSMiB its high-water mark so far.
 	IdleRSSMiB float64 `json:"idle_rss_mib"`
@@ -56,12 +47,9 @@ type row struct {
 }
 
 func newRow(system string, nodes int, op string, clients int, r *phaseResult, idleRSS, peakRSS float64) row {
-	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 	out := row{
-		System: system, Nodes: nodes, Op: op, Clients: clients, Ops: r.Ops, Seconds: r.Elapsed.Seconds(),
-		OpsPerSec: float64(r.Ops) / r.Elapsed.Seconds(),
-		P50Ms:     ms(r.percentile(0.50)), P99Ms: ms(r.percentile(0.99)), MaxMs: ms(r.percentile(1)),
-		Errors: r.Errors, IdleRSSMiB: idleRSS, PeakRSSMiB: peakRSS,
+		System: system, Row: loadstat.NewRow(nodes, op, clients, &r.Samples, r.Elapsed),
+		IdleRSSMiB: idleRSS, PeakRSSMiB: peakRSS,
 		NodeCPUs: r.NodeCPU, DriverCPUs: r.DriverCPU, HostBusy: r.HostBusy,
 	}
 	if r.NodeCPU > 0 {
@@ -80,9 +68,6 @@ func newRow(system string, nodes int, op string, clients int, r *phaseResult, id
 		}
 	}
 	out.OtherCPUs = max(0, r.HostBusy*float64(runtime.NumCPU())-r.NodeCPU-r.DriverCPU)
-	if len(r.ErrSamples) > 0 {
-		out.ErrorSamples = r.ErrSamples
-	}
 	return out
 }
 
@@ -147,7 +132,7 @@ func printTable(w io.Writer, rows []row) {
 			dashIfZero("%.1f", r.OpsPerFsync), fmt.Sprintf("%.0f", r.IdleRSSMiB), fmt.Sprintf("%.0f", r.PeakRSSMiB),
 		})
 	}
-	writeCells(w, cells, 3)
+	loadstat.WriteCells(w, cells, 3)
 }
 
 // comparison is Trellis against etcd for one cluster size and operation.
@@ -211,41 +196,7 @@ func printComparisons(w io.Writer, cs []comparison) {
 			fmt.Sprintf("%.2fx", c.Ratio), fmt.Sprintf("%.2f", c.TrellisP99Ms), fmt.Sprintf("%.2f", c.EtcdP99Ms), verdict,
 		})
 	}
-	writeCells(w, cells, 2)
-}
-
-// writeCells aligns cells in columns: the first text columns left, the
-// rest right, a rule under the header.
-func writeCells(w io.Writer, cells [][]string, textCols int) {
-	widths := make([]int, len(cells[0]))
-	for _, line := range cells {
-		for i, c := range line {
-			widths[i] = max(widths[i], len(c))
-		}
-	}
-	for n, line := range cells {
-		var b strings.Builder
-		for i, c := range line {
-			if i > 0 {
-				b.WriteString("  ")
-			}
-			if i < textCols || i == len(line)-1 && n > 0 && !isNumber(c) {
-				fmt.Fprintf(&b, "%-*s", widths[i], c)
-			} else {
-				fmt.Fprintf(&b, "%*s", widths[i], c)
-			}
-		}
-		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
-		if n == 0 {
-			fmt.Fprintln(w, strings.Repeat("-", b.Len()))
-		}
-	}
-}
-
-func isNumber(s string) bool {
-	var f float64
-	_, err := fmt.Sscan(s, &f)
-	return err == nil
+	loadstat.WriteCells(w, cells, 2)
 }
 
 // report is the -json document.
