@@ -2,7 +2,6 @@ package store
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"sort"
 
@@ -47,29 +46,49 @@ func (b *batch) flush() error {
 }
 
 // lookup returns the key's current record and mod revision, or ok=false.
-func (b *batch) lookup(dk []byte) (rec record, modRev int64, ok bool, err error) {
+// The record's value is filled in only when withValue is set: the key
+// index answers everything else without touching Badger.
+func (b *batch) lookup(dk []byte, withValue bool) (rec record, modRev int64, ok bool, err error) {
 	if o, hit := b.overlay[string(dk)]; hit {
 		if o.gone {
 			return record{}, 0, false, nil
 		}
 		return o.rec, o.modRev, true, nil
 	}
-	item, err := b.read.Get(dk)
-	if errors.Is(err, badger.ErrKeyNotFound) {
+	meta, ok := b.sm.index[string(dk)]
+	if !ok {
 		return record{}, 0, false, nil
 	}
+	rec = record{create: meta.create, version: meta.version, expireAt: meta.expireAt}
+	if !withValue {
+		return rec, meta.modRev, true, nil
+	}
+	item, err := b.read.Get(dk)
 	if err != nil {
-		return record{}, 0, false, fmt.Errorf("store: read %q: %w", dk, err)
+		return record{}, 0, false, fmt.Errorf("store: read %q (indexed at %d): %w", dk, meta.modRev, err)
 	}
 	raw, err := item.ValueCopy(nil)
 	if err != nil {
 		return record{}, 0, false, fmt.Errorf("store: read %q: %w", dk, err)
 	}
-	rec, err = unmarshalRecord(raw)
+	full, err := unmarshalRecord(raw)
 	if err != nil {
 		return record{}, 0, false, err
 	}
-	return rec, int64(item.Version()), true, nil
+	return full, int64(item.Version()), true, nil
+}
+
+// note records a write in the overlay (the batch's own reads) and in the
+// key index (every later batch's).
+func (b *batch) note(dk []byte, rec *record, modRev int64) {
+	b.overlay[string(dk)] = &overlayRec{rec: *rec, modRev: modRev}
+	b.sm.index[string(dk)] = keyMeta{create: rec.create, version: rec.version, modRev: modRev, expireAt: rec.expireAt}
+}
+
+// forget records a delete the same way.
+func (b *batch) forget(dk []byte) {
+	b.overlay[string(dk)] = &overlayRec{gone: true}
+	delete(b.sm.index, string(dk))
 }
 
 func (b *batch) applyCommand(index uint64, cmd *Command) (*TxnResult, error) {
@@ -107,7 +126,7 @@ func (e *eventSeq) next() uint32 { e.n++; return e.n - 1 }
 func (b *batch) compares(cs []Compare) (bool, error) {
 	for i := range cs {
 		c := &cs[i]
-		rec, modRev, exists, err := b.lookup(dataKey(c.Namespace, c.Key))
+		rec, modRev, exists, err := b.lookup(dataKey(c.Namespace, c.Key), c.Target == CompareValue)
 		if err != nil {
 			return false, err
 		}
@@ -165,7 +184,7 @@ func (b *batch) applyOp(index uint64, ev *eventSeq, op *Op) (OpResult, error) {
 		return OpResult{}, b.appendRecord(index, op)
 	case OpTrim:
 		dk := dataKey(op.Namespace, op.Key)
-		b.overlay[string(dk)] = &overlayRec{gone: true}
+		b.forget(dk)
 		return OpResult{}, b.wb.DeleteAt(dk, index)
 	}
 	return OpResult{}, fmt.Errorf("store: unknown op %d", op.Type)
@@ -174,7 +193,7 @@ func (b *batch) applyOp(index uint64, ev *eventSeq, op *Op) (OpResult, error) {
 func (b *batch) put(index uint64, ev *eventSeq, op *Op) (OpResult, error) {
 	rev := int64(index)
 	dk := dataKey(op.Namespace, op.Key)
-	prev, prevRev, existed, err := b.lookup(dk)
+	prev, prevRev, existed, err := b.lookup(dk, false)
 	if err != nil {
 		return OpResult{}, err
 	}
@@ -198,13 +217,13 @@ func (b *batch) put(index uint64, ev *eventSeq, op *Op) (OpResult, error) {
 			return out, err
 		}
 	}
-	b.overlay[string(dk)] = &overlayRec{rec: rec, modRev: rev}
+	b.note(dk, &rec, rev)
 	return out, b.event(index, ev, op.Namespace, EventPut, op.Key, &rec)
 }
 
 func (b *batch) deleteOne(index uint64, ev *eventSeq, op *Op) (OpResult, error) {
 	dk := dataKey(op.Namespace, op.Key)
-	prev, prevRev, existed, err := b.lookup(dk)
+	prev, prevRev, existed, err := b.lookup(dk, false)
 	if err != nil || !existed {
 		return OpResult{}, err
 	}
@@ -229,7 +248,7 @@ func (b *batch) remove(index uint64, ev *eventSeq, ns string, key, dk []byte, pr
 			return out, err
 		}
 	}
-	b.overlay[string(dk)] = &overlayRec{gone: true}
+	b.forget(dk)
 	gone := record{create: prev.create}
 	return out, b.event(index, ev, ns, t, key, &gone)
 }
@@ -352,6 +371,6 @@ func (b *batch) appendRecord(index uint64, op *Op) error {
 	if err := b.wb.SetEntryAt(badger.NewEntry(dk, rec.marshal()), index); err != nil {
 		return err
 	}
-	b.overlay[string(dk)] = &overlayRec{rec: rec, modRev: rev}
+	b.note(dk, &rec, rev)
 	return nil
 }

@@ -200,6 +200,14 @@ func TestClusterJoinCatchesUpBySnapshot(t *testing.T) {
 		}
 		return false
 	})
+	// An overwrite applied on the restored node computes the same version
+	// and revisions as everywhere else (its key index came from the
+	// snapshot).
+	mustPut(t, c.ns(lead), "k007", "again")
+	want := mustGet(t, c.ns(lead), "k007", ReadOptions{})
+	if got := mustGet(t, c.ns(id), "k007", ReadOptions{}); got.Version != 2 || got.CreateRevision != want.CreateRevision || got.ModRevision != want.ModRevision || string(got.Value) != "again" {
+		t.Fatalf("k007 on the restored node %+v, on the leader %+v", got, want)
+	}
 	// The new voter serves linearizable reads of new writes.
 	mustPut(t, c.ns(lead), "fresh", "y")
 	if got := mustGet(t, c.ns(id), "fresh", ReadOptions{}); string(got.Value) != "y" {

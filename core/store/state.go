@@ -39,6 +39,9 @@ type stateMachine struct {
 
 	mu      sync.Mutex
 	members map[uint64]raft.Member
+
+	// index is every live key's metadata (index.go); Ready loop only.
+	index keyIndex
 }
 
 var _ raft.StateMachine = (*stateMachine)(nil)
@@ -46,6 +49,9 @@ var _ raft.StateMachine = (*stateMachine)(nil)
 func newStateMachine(db *storage.StateDB, logger *slog.Logger) (*stateMachine, error) {
 	sm := &stateMachine{db: db, logger: logger, members: map[uint64]raft.Member{}}
 	if err := sm.loadMeta(); err != nil {
+		return nil, err
+	}
+	if err := sm.loadIndex(); err != nil {
 		return nil, err
 	}
 	return sm, nil
@@ -154,6 +160,9 @@ func (sm *stateMachine) RestoreSnapshot(r io.Reader, index uint64) error {
 	}
 	if got := sm.applied.Load(); got != index {
 		return fmt.Errorf("store: snapshot holds index %d, want %d", got, index)
+	}
+	if err := sm.loadIndex(); err != nil {
+		return err
 	}
 	sm.snapIndex.Store(index)
 	return nil

@@ -24,8 +24,8 @@ func TestPutGetRevisions(t *testing.T) {
 	if r2.Revision <= r1.Revision {
 		t.Fatalf("revision did not advance: %d then %d", r1.Revision, r2.Revision)
 	}
-	if p := r2.Responses[0].Prev; p == nil || string(p.Value) != "1" {
-		t.Fatalf("put did not return the previous value: %+v", p)
+	if p := r2.Responses[0].Prev; p == nil || p.ModRevision != r1.Revision || p.Version != 1 || p.CreateRevision != r1.Revision {
+		t.Fatalf("put did not describe the previous key: %+v", p)
 	}
 	got = mustGet(t, kv, "a", ReadOptions{})
 	if string(got.Value) != "2" || got.Version != 2 || got.CreateRevision != r1.Revision || got.ModRevision != r2.Revision {

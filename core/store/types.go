@@ -104,7 +104,9 @@ type Command struct {
 
 // OpResult is what one write did.
 type OpResult struct {
-	// Prev is the key before the write (nil when it did not exist).
+	// Prev is the key before the write (nil when it did not exist): its
+	// revisions, version and TTL. Its Value is not filled in, so writes
+	// never read old values; read the key first if you need it.
 	Prev *KV
 	// Deleted counts keys removed by a delete.
 	Deleted int64
