@@ -52,14 +52,13 @@ func (e *BadRequestError) Unwrap() error { return e.Err }
 // DefaultMaxBodyBytes itself, using w so that net/http closes the
 // connection after an oversized body.
 func DecodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
-	limit, limited := BodyLimit(r.Context())
+	_, limited := BodyLimit(r.Context())
 	body := r.Body
 	if body == nil {
 		body = http.NoBody
 	}
 	if !limited {
-		limit = DefaultMaxBodyBytes
-		body = http.MaxBytesReader(w, body, limit)
+		body = http.MaxBytesReader(w, body, DefaultMaxBodyBytes)
 		r.Body = body
 	}
 	return decodeJSON(body, dst)

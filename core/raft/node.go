@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -276,5 +275,3 @@ func (n *Node) fail(err error) {
 func (n *Node) snapPath(index uint64) string {
 	return filepath.Join(n.cfg.SnapDir, fmt.Sprintf("%016x.snap", index))
 }
-
-var errNotLeader = errors.New("raft: not the leader")

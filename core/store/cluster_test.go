@@ -283,7 +283,7 @@ func TestClusterFullRestartKeepsData(t *testing.T) {
 	for id := range c.addrs {
 		c.start(id, false, nil)
 	}
-	lead = c.waitLeader()
+	c.waitLeader()
 	for id := range c.stores {
 		list, err := c.ns(id).List(ctx(t), "k", ListOptions{})
 		if err != nil || len(list.KVs) != 100 {
