@@ -6,7 +6,7 @@
 #   make bench    build, then the store benchmark (test/bench) and the KV-over-HTTP
 #                 load driver (test/loadkv; compares with etcd when it is installed)
 #   make bench-deps  install Debian's etcd-server for the comparison (apt-get, root or sudo)
-#   make lint     gofmt and go vet
+#   make lint     gofmt, go vet and staticcheck
 #   make fuzz     every Fuzz target for FUZZTIME each
 #   make clean    remove bin/
 #
@@ -32,6 +32,7 @@ BENCH_DEBS ?= etcd-server
 # apt-get needs root: sudo unless make already runs as root.
 SUDO ?= $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 FUZZTIME ?= 30s
+STATICCHECK_VERSION ?= v0.8.2
 
 # Every plugins/<name>/ with a main.go is built to bin/plugins/<name>.wasm.
 PLUGINS := $(patsubst plugins/%/main.go,%,$(wildcard plugins/*/main.go))
@@ -70,6 +71,7 @@ lint:
 		| xargs -0 -r gofmt -l); \
 	if [ -n "$$bad" ]; then echo "gofmt: these files need gofmt -w:"; echo "$$bad"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
 # Fuzz targets are found with `go test -list`, package by package (only the
 # packages whose tests contain a Fuzz function are compiled for the list).
