@@ -282,12 +282,9 @@ func (m *Module) v2Put(w http.ResponseWriter, r *http.Request) error {
 	if err := checkPut(&req); err != nil {
 		return err
 	}
-	p, err := cleanPath(req.Key)
+	p, err := writablePath(req.Key)
 	if err != nil {
 		return err
-	}
-	if p == "/" {
-		return errorf(http.StatusBadRequest, codeRootReadOnly, "the root directory is read-only")
 	}
 	for attempt := 0; attempt < v2Attempts; attempt++ {
 		// After a lost race this node has applied the winning write, so
@@ -412,12 +409,9 @@ func (m *Module) v2Delete(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	auditDelete(r, &req)
-	p, err := cleanPath(req.Key)
+	p, err := writablePath(req.Key)
 	if err != nil {
 		return err
-	}
-	if p == "/" {
-		return errorf(http.StatusBadRequest, codeRootReadOnly, "the root directory is read-only")
 	}
 	for attempt := 0; attempt < v2Attempts; attempt++ {
 		st, err := m.v2Read(r.Context(), p, store.ReadOptions{Serializable: attempt > 0})
@@ -453,4 +447,17 @@ func (m *Module) v2Delete(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	return errorf(http.StatusConflict, codeCompareFailed, "%s kept changing while it was deleted; nothing was deleted, try again", p)
+}
+
+// writablePath cleans a v2 path a write targets; the root cannot be
+// written or deleted.
+func writablePath(key string) (string, error) {
+	p, err := cleanPath(key)
+	if err != nil {
+		return "", err
+	}
+	if p == "/" {
+		return "", errorf(http.StatusBadRequest, codeRootReadOnly, "the root directory is read-only")
+	}
+	return p, nil
 }
