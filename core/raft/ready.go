@@ -62,8 +62,24 @@ func (n *Node) handleReady(rd etcdraft.Ready) error {
 			return err
 		}
 	}
-	if err := n.log.Save(rd.HardState, rd.Entries, rd.MustSync); err != nil {
-		return err
+	// Committed entries already in the stable log are applied while this
+	// Ready's entries are written: a leader's commits always are (its own
+	// vote for them came after their fsync), so a proposer hears back one
+	// fsync sooner. Entries persisted by this Ready follow after the save.
+	durable, rest := splitDurable(rd.CommittedEntries, n.stableIndex(rd))
+	var applyErr chan error
+	if len(durable) > 0 {
+		applyErr = make(chan error, 1)
+		go func() { applyErr <- n.apply(durable) }()
+	}
+	saveErr := n.log.Save(rd.HardState, rd.Entries, rd.MustSync)
+	if applyErr != nil {
+		if err := <-applyErr; err != nil {
+			return err
+		}
+	}
+	if saveErr != nil {
+		return saveErr
 	}
 	if !leader {
 		n.tr.send(rd.Messages)
@@ -71,13 +87,37 @@ func (n *Node) handleReady(rd etcdraft.Ready) error {
 	if len(rd.ReadStates) > 0 {
 		n.reads.deliver(rd.ReadStates)
 	}
-	if err := n.apply(rd.CommittedEntries); err != nil {
+	if err := n.apply(rest); err != nil {
 		return err
 	}
 	if applied := n.sm.AppliedIndex(); n.commit >= applied {
 		n.m.applyLag.Set(float64(n.commit - applied))
 	}
 	return n.maybeSnapshot()
+}
+
+// stableIndex is the last log index persisted before rd is saved; 0 when
+// rd installs a snapshot (nothing is applied ahead of it then).
+func (n *Node) stableIndex(rd etcdraft.Ready) uint64 {
+	if !etcdraft.IsEmptySnap(rd.Snapshot) {
+		return 0
+	}
+	last, err := n.log.Storage().LastIndex()
+	if err != nil {
+		return 0
+	}
+	return last
+}
+
+// splitDurable cuts committed entries into those at or below stable and the
+// rest. Committed entries are never overwritten, so a Ready that truncates
+// the log's tail leaves the first part intact.
+func splitDurable(ents []raftpb.Entry, stable uint64) (durable, rest []raftpb.Entry) {
+	i := 0
+	for i < len(ents) && ents[i].Index <= stable {
+		i++
+	}
+	return ents[:i], ents[i:]
 }
 
 func (n *Node) setSoftState(ss *etcdraft.SoftState) {
