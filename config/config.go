@@ -17,6 +17,7 @@ type Config struct {
 	Raft    RaftConfig              `koanf:"raft"`
 	Auth    AuthConfig              `koanf:"auth"`
 	Audit   AuditConfig             `koanf:"audit"`
+	Storage StorageConfig           `koanf:"storage"`
 	Modules map[string]ModuleConfig `koanf:"modules"`
 	Plugins PluginsConfig           `koanf:"plugins"`
 	Log     LogConfig               `koanf:"log"`
@@ -119,6 +120,16 @@ type AuditConfig struct {
 	// Retention is how long an entry is kept; 0 means until MaxEntries
 	// pushes it out.
 	Retention time.Duration `koanf:"retention"`
+}
+
+// StorageConfig bounds the state store, like etcd's backend quota.
+type StorageConfig struct {
+	// QuotaBytes is the state store size at which a member raises the
+	// NOSPACE alarm; writes to module data then fail until an operator
+	// compacts, defragments and disarms. 0 turns the quota off.
+	QuotaBytes int64 `koanf:"quota_bytes"`
+	// QuotaCheckInterval is how often each member measures its state store.
+	QuotaCheckInterval time.Duration `koanf:"quota_check_interval"`
 }
 
 // ModuleConfig is a module's section. Enabled decides whether it runs; the

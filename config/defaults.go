@@ -45,6 +45,7 @@ func Defaults() Config {
 			SessionTTL:       24 * time.Hour,
 		},
 		Audit:   AuditConfig{MaxEntries: 10000, Retention: 720 * time.Hour},
+		Storage: StorageConfig{QuotaBytes: 2 << 30, QuotaCheckInterval: 5 * time.Second},
 		Modules: mods,
 		Plugins: PluginsConfig{Dir: "./plugins"},
 		Log:     LogConfig{Level: "info", Format: "text"},

@@ -53,6 +53,12 @@ func (c *Config) Validate() error {
 	if err := c.validateAuth(); err != nil {
 		return err
 	}
+	if c.Storage.QuotaBytes < 0 {
+		return keyErr("storage.quota_bytes", "must not be negative (0 turns the quota off), got %d", c.Storage.QuotaBytes)
+	}
+	if c.Storage.QuotaCheckInterval <= 0 {
+		return keyErr("storage.quota_check_interval", "must be greater than 0, got %s", c.Storage.QuotaCheckInterval)
+	}
 	if c.Audit.MaxEntries <= 0 {
 		return keyErr("audit.max_entries", "must be greater than 0, got %d", c.Audit.MaxEntries)
 	}

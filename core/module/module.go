@@ -14,7 +14,9 @@ package module
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
 	"sort"
 	"sync"
 
@@ -37,6 +39,47 @@ type Cluster interface {
 	AddMember(ctx context.Context, m raft.Member) ([]raft.Member, error)
 	RemoveMember(ctx context.Context, id uint64) error
 	TransferLeadership(ctx context.Context, to uint64) error
+	IsLeader() bool
+	// LastIndexes is the last raft index known for each member (all of
+	// them on the leader, only this node elsewhere).
+	LastIndexes() map[uint64]uint64
+}
+
+// Maintenance is the state store's maintenance side, for the operator
+// module: revisions, compaction, consistency hashes, alarms, defragmenting
+// and snapshots. It is satisfied by *store.Store.
+type Maintenance interface {
+	Revision() int64
+	CompactedRevision() int64
+	Compact(ctx context.Context, rev int64) error
+	CompactPhysical(ctx context.Context, rev int64) error
+	HashKV(ctx context.Context, rev int64) (store.HashResult, error)
+	Alarms() []store.Alarm
+	RaiseAlarm(ctx context.Context, a store.Alarm) error
+	DisarmAlarm(ctx context.Context, a store.Alarm) error
+	StateSize() int64
+	Defragment(ctx context.Context) (before, after int64, err error)
+	Snapshot(ctx context.Context, w io.Writer) (store.SnapshotInfo, error)
+}
+
+var _ Maintenance = (*store.Store)(nil)
+
+// Peers reaches the other members' HTTP APIs, for requests that must be
+// answered by one member in particular (the leader, or the member an
+// operation names). Requests carry the caller's own credentials: sessions
+// are replicated, so the member checks them itself.
+type Peers interface {
+	// Forward proxies r to member id and copies its answer to w. The
+	// request is audited by the member that serves it, not by this one.
+	// It answers 502 in the route family's format when the member cannot
+	// be reached, 404 when id is not a member.
+	Forward(w http.ResponseWriter, r *http.Request, id uint64)
+	// Forwarded reports whether r came from another member's Forward, so a
+	// handler never forwards twice.
+	Forwarded(r *http.Request) bool
+	// Do sends req to member id; req.URL holds only the path and query.
+	// The caller closes the response body.
+	Do(ctx context.Context, id uint64, req *http.Request) (*http.Response, error)
 }
 
 var _ Cluster = (*raft.Node)(nil)
@@ -58,6 +101,10 @@ type Info struct {
 	// DefaultEnabled is the value of modules.<Name>.enabled when the config
 	// does not say.
 	DefaultEnabled bool
+	// Disabled, when set, mounts what the module's routes answer while it is
+	// switched off (etcdmonitor answers 403 on /api/ops/* when ops are
+	// disabled); without it they are 404.
+	Disabled func(r chi.Router)
 }
 
 // Host is what a node hands each module.
@@ -71,6 +118,10 @@ type Host struct {
 	Auth *auth.Service
 	// Audit is the replicated audit log (the operator module serves it).
 	Audit *audit.Log
+	// Maintenance is the state store's maintenance API (operator module).
+	Maintenance Maintenance
+	// Peers forwards requests to other members.
+	Peers Peers
 	// Cluster answers membership and leadership questions and makes
 	// membership changes.
 	Cluster Cluster

@@ -33,6 +33,7 @@ type Node struct {
 	store   *store.Store
 	auth    *auth.Service
 	audit   *audit.Log
+	peers   *peerHTTP
 	http    *server.Server
 	modules []*running
 }
@@ -96,7 +97,10 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		return err
 	}
 	rc.Listener = raftLn
-	n.store, err = store.Open(store.Options{DataDir: n.cfg.Node.DataDir, Raft: rc, Logger: n.logger})
+	n.store, err = store.Open(store.Options{
+		DataDir: n.cfg.Node.DataDir, Raft: rc, Logger: n.logger,
+		QuotaBytes: n.cfg.Storage.QuotaBytes, QuotaCheckInterval: n.cfg.Storage.QuotaCheckInterval,
+	})
 	if err != nil {
 		httpLn.Close()
 		raftLn.Close()
@@ -146,6 +150,9 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		// The audit log sees every route, core auth and /raft/* included.
 		Middleware: []func(http.Handler) http.Handler{n.audit.Middleware},
 	})
+	if n.peers, err = newPeerHTTP(n); err != nil {
+		return err
+	}
 	root := n.http.Router()
 	n.mountMembership(root)
 	n.auth.MountRoutes(root)
@@ -153,9 +160,16 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	var provisionErr error
 	root.Group(func(r chi.Router) {
 		r.Use(n.auth.Middleware)
+		on := map[string]bool{}
 		for _, info := range enabled {
+			on[info.Name] = true
 			if provisionErr = n.provision(ctx, info, r); provisionErr != nil {
 				return
+			}
+		}
+		for _, info := range module.All() {
+			if !on[info.Name] && info.Disabled != nil {
+				info.Disabled(r)
 			}
 		}
 	})
@@ -220,14 +234,16 @@ func (n *Node) provision(ctx context.Context, info module.Info, r chi.Router) er
 	}
 	dir := filepath.Join(n.cfg.Node.DataDir, "modules", info.Name)
 	host := module.Host{
-		NodeID:  n.cfg.Node.ID,
-		Store:   ns,
-		Auth:    n.auth,
-		Audit:   n.audit,
-		Cluster: n.store.Raft(),
-		Logger:  n.logger.With("module", info.Name),
-		Options: opts,
-		DataDir: dir,
+		NodeID:      n.cfg.Node.ID,
+		Store:       ns,
+		Auth:        n.auth,
+		Audit:       n.audit,
+		Maintenance: n.store,
+		Peers:       n.peers,
+		Cluster:     n.store.Raft(),
+		Logger:      n.logger.With("module", info.Name),
+		Options:     opts,
+		DataDir:     dir,
 	}
 	if p, ok := mod.(module.Provisioner); ok {
 		if err := p.Provision(ctx, host); err != nil {

@@ -185,3 +185,18 @@ func (n *Node) pickTransferee(lead uint64) uint64 {
 	}
 	return 0
 }
+
+// LastIndexes is the last log index this node knows each member to hold:
+// its own log's last index, and on the leader every follower's match index.
+// A follower knows only itself.
+func (n *Node) LastIndexes() map[uint64]uint64 {
+	out := map[uint64]uint64{}
+	st := n.rn.Status()
+	for id, pr := range st.Progress {
+		out[id] = pr.Match
+	}
+	if last, err := n.log.Storage().LastIndex(); err == nil {
+		out[n.cfg.ID] = last
+	}
+	return out
+}

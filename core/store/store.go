@@ -26,6 +26,12 @@ type Options struct {
 	Logger  *slog.Logger
 	// TTLInterval is how often the leader looks for expired keys.
 	TTLInterval time.Duration
+	// QuotaBytes is the state store size at which this member raises the
+	// NOSPACE alarm; 0 means no quota.
+	QuotaBytes int64
+	// QuotaCheckInterval is how often the state store is measured against
+	// QuotaBytes.
+	QuotaCheckInterval time.Duration
 }
 
 // Store is the node's replicated store.
