@@ -146,7 +146,7 @@ func (s *Service) handleStatus(w http.ResponseWriter, r *http.Request) {
 		AuthRequired:        s.Enabled(),
 		InitialSetupPending: s.initialSetupPending(r),
 		AppVersion:          AppVersion,
-		OpsEnabled:          true,
+		OpsEnabled:          s.OpsEnabled(),
 	}
 	p, err := s.Authenticate(r.Context(), TokenFromRequest(r))
 	switch {

@@ -60,6 +60,8 @@ type Service struct {
 	watchRev atomic.Int64
 	// freshAt is when this node last proved it was current (fresh.go).
 	freshAt atomic.Int64
+	// opsEnabled is GET /api/auth/status's ops_enabled (ops.go).
+	opsEnabled atomic.Bool
 
 	stop   context.CancelFunc
 	wg     sync.WaitGroup
