@@ -27,6 +27,8 @@ const (
 	codeDirNotEmpty    = "dir_not_empty"
 	codeRootReadOnly   = "root_read_only"
 	codeUnavailable    = "unavailable"
+	codeNoSpace        = "no_space"
+	codeDataCorrupt    = "data_corrupt"
 	codeTabNotFound    = "KV_TAB_NOT_FOUND"
 	codeInternal       = "internal"
 )
@@ -60,6 +62,12 @@ func toAPIError(err error) *apiError {
 		return badRequest("invalid request body: %s", bre.Msg)
 	case errors.Is(err, httpx.ErrTooLarge):
 		return errorf(http.StatusRequestEntityTooLarge, codeValueTooLarge, "%s", err)
+	case errors.Is(err, store.ErrNoSpace):
+		return errorf(http.StatusInsufficientStorage, codeNoSpace,
+			"database space exceeded: writes are refused until space is freed (compact, defragment) and the NOSPACE alarm is disarmed")
+	case errors.Is(err, store.ErrAlarmCorrupt):
+		return errorf(http.StatusServiceUnavailable, codeDataCorrupt,
+			"a member's data is corrupt: writes are refused until the CORRUPT alarm is disarmed")
 	case raft.IsUnavailable(err), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return errorf(http.StatusServiceUnavailable, codeUnavailable, "cluster unavailable: %s", err)
 	case errors.Is(err, store.ErrCompacted):
