@@ -19,7 +19,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serveCmd(), versionCmd(), loginCmd(), logoutCmd(), userCmd(), kvCmd())
+	root.AddCommand(serveCmd(), versionCmd(), loginCmd(), logoutCmd(), userCmd(), kvCmd(), snapshotCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "trellis:", err)
 		os.Exit(1)
