@@ -213,7 +213,13 @@ func peekBody(r *http.Request) (b body, counted *countingReader) {
 		b.size = r.ContentLength
 		return b, nil
 	}
-	buf := make([]byte, MaxBodyBytes+1)
+	// One byte more than recorded tells a longer body from one that fits;
+	// a declared length needs no more than itself plus that byte.
+	size := int64(MaxBodyBytes + 1)
+	if r.ContentLength >= 0 && r.ContentLength < size {
+		size = r.ContentLength + 1
+	}
+	buf := make([]byte, size)
 	n, err := io.ReadFull(r.Body, buf)
 	b.data = buf[:n]
 	b.size = int64(n)
