@@ -76,23 +76,6 @@ func (s *StateDB) Sync() error {
 // Size reports LSM and value-log bytes on disk.
 func (s *StateDB) Size() (lsm, vlog int64) { return s.db.Size() }
 
-// Defragment flattens the LSM tree and garbage-collects the value log,
-// returning once no more value-log files can be rewritten.
-func (s *StateDB) Defragment() error {
-	if err := s.db.Flatten(2); err != nil {
-		return fmt.Errorf("storage: flatten: %w", err)
-	}
-	for {
-		err := s.db.RunValueLogGC(0.5)
-		if err == badger.ErrNoRewrite || err == badger.ErrGCInMemoryMode {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("storage: value log gc: %w", err)
-		}
-	}
-}
-
 // MaxTs is the newest version timestamp a reader may use.
 const MaxTs = math.MaxUint64
 
