@@ -78,7 +78,7 @@ func toOpsError(err error) *opsError {
 	case errors.Is(err, store.ErrFutureRevision):
 		return opsErrorf(http.StatusBadRequest, opsCodeFuture, "%s", err)
 	case errors.Is(err, store.ErrNoSpace):
-		return opsErrorf(http.StatusInsufficientStorage, opsCodeNoSpace, "database space exceeded: %s", err)
+		return opsErrorf(http.StatusInsufficientStorage, opsCodeNoSpace, "%s", err)
 	case errors.Is(err, store.ErrAlarmCorrupt):
 		return opsErrorf(http.StatusServiceUnavailable, opsCodeCorrupt, "%s", err)
 	case raft.IsUnavailable(err), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"sync"
@@ -83,6 +84,15 @@ func (m *Module) opsHashKV(w http.ResponseWriter, r *http.Request) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// A panic here would pass the server's recovery by and stop
+			// the node; it fails this member's line instead.
+			defer func() {
+				if p := recover(); p != nil {
+					m.log.Error("hashkv: panic hashing", "member_id", mem.ID, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+					results[i] = opsHashResult{MemberID: strconv.FormatUint(mem.ID, 10), MemberName: opsMemberName(mem), Revision: rev,
+						Error: fmt.Sprintf("internal error: %v", p), id: mem.ID}
+				}
+			}()
 			results[i] = m.opsHashOf(ctx, r, mem, rev)
 		}()
 	}
