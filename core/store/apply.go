@@ -95,8 +95,11 @@ func (b *batch) applyCommand(index uint64, cmd *Command) (*TxnResult, error) {
 	rev := int64(index)
 	res := &TxnResult{Revision: rev}
 	ev := &eventSeq{}
-	if cmd.Kind == KindCompact {
+	switch cmd.Kind {
+	case KindCompact:
 		return res, b.compact(index, cmd.Revision)
+	case KindAlarm:
+		return b.applyAlarm(index, cmd)
 	}
 	ok, err := b.compares(cmd.Compares)
 	if err != nil {

@@ -154,6 +154,11 @@ func MarshalCommand(c *Command) []byte {
 	for i := range c.Failure {
 		encodeOp(&e, &c.Failure[i])
 	}
+	if c.Kind == KindAlarm {
+		e.byte1(byte(c.AlarmAction))
+		e.u64(c.Alarm.MemberID)
+		e.str(string(c.Alarm.Type))
+	}
 	return e.b
 }
 
@@ -196,6 +201,9 @@ func UnmarshalCommand(b []byte) (*Command, error) {
 			c.Failure[i] = decodeOp(&d)
 		}
 	}
+	if c.Kind == KindAlarm {
+		decodeAlarm(&d, c)
+	}
 	if d.err == nil && len(d.b) != 0 {
 		d.fail()
 	}
@@ -206,4 +214,17 @@ func UnmarshalCommand(b []byte) (*Command, error) {
 		return nil, d.err
 	}
 	return c, nil
+}
+
+// decodeAlarm reads the tail of a KindAlarm command: the action, the
+// member and the type, which must be one Trellis knows. An alarm command
+// carries nothing else.
+func decodeAlarm(d *decoder, c *Command) {
+	c.AlarmAction = AlarmAction(d.byte1())
+	c.Alarm.MemberID = d.u64()
+	c.Alarm.Type = AlarmType(d.str())
+	if c.AlarmAction == 0 || c.AlarmAction > alarmActionMax || !knownAlarmType(c.Alarm.Type) ||
+		len(c.Compares) > 0 || len(c.Success) > 0 || len(c.Failure) > 0 {
+		d.fail()
+	}
 }

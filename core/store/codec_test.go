@@ -20,8 +20,13 @@ func sampleCommand() *Command {
 	}
 }
 
+func sampleAlarmCommand() *Command {
+	return &Command{Kind: KindAlarm, AlarmAction: AlarmRaise, Alarm: Alarm{MemberID: 0xfeedface12, Type: AlarmNoSpace}}
+}
+
 func TestCommandRoundTrip(t *testing.T) {
-	for _, c := range []*Command{sampleCommand(), {Kind: KindCompact, Revision: 42}, {Kind: KindTxn}} {
+	for _, c := range []*Command{sampleCommand(), {Kind: KindCompact, Revision: 42}, {Kind: KindTxn}, sampleAlarmCommand(),
+		{Kind: KindAlarm, AlarmAction: AlarmDisarm, Alarm: Alarm{MemberID: 1, Type: AlarmCorrupt}}} {
 		got, err := UnmarshalCommand(MarshalCommand(c))
 		if err != nil {
 			t.Fatal(err)
@@ -71,11 +76,40 @@ func TestCommandRejectsCorruption(t *testing.T) {
 	}
 }
 
+func TestAlarmCommandRejectsCorruption(t *testing.T) {
+	good := MarshalCommand(sampleAlarmCommand())
+	for cut := 0; cut < len(good); cut++ {
+		if _, err := UnmarshalCommand(good[:cut]); err == nil {
+			t.Fatalf("alarm command truncated to %d bytes decoded without error", cut)
+		}
+	}
+	for name, c := range map[string]*Command{
+		"unknown action": {Kind: KindAlarm, AlarmAction: 9, Alarm: Alarm{MemberID: 1, Type: AlarmNoSpace}},
+		"no action":      {Kind: KindAlarm, Alarm: Alarm{MemberID: 1, Type: AlarmNoSpace}},
+		"unknown type":   {Kind: KindAlarm, AlarmAction: AlarmRaise, Alarm: Alarm{MemberID: 1, Type: "NOPE"}},
+		"ops in alarm":   {Kind: KindAlarm, AlarmAction: AlarmRaise, Alarm: Alarm{MemberID: 1, Type: AlarmNoSpace}, Success: []Op{{Type: OpDelete, Namespace: "kv", Key: []byte("a")}}},
+	} {
+		if _, err := UnmarshalCommand(MarshalCommand(c)); err == nil {
+			t.Errorf("%s: decoded without error", name)
+		}
+	}
+	// A command of another kind carries no alarm fields: they are not
+	// encoded, so they cannot ride along.
+	c := &Command{Kind: KindCompact, Revision: 3, AlarmAction: AlarmRaise, Alarm: Alarm{MemberID: 1, Type: AlarmNoSpace}}
+	got, err := UnmarshalCommand(MarshalCommand(c))
+	if err != nil || got.AlarmAction != 0 || got.Alarm != (Alarm{}) {
+		t.Fatalf("compact with alarm fields: %+v, %v", got, err)
+	}
+}
+
 // FuzzUnmarshalCommand: any input either fails cleanly or decodes to a
 // command that re-encodes to the same bytes.
 func FuzzUnmarshalCommand(f *testing.F) {
 	f.Add(MarshalCommand(sampleCommand()))
 	f.Add(MarshalCommand(&Command{Kind: KindCompact, Revision: 7}))
+	f.Add(MarshalCommand(sampleAlarmCommand()))
+	f.Add(MarshalCommand(&Command{Kind: KindAlarm, AlarmAction: AlarmDisarm, Alarm: Alarm{MemberID: 3, Type: AlarmCorrupt}}))
+	f.Add([]byte{1, 3, 0, 0, 0, 0, 1, 1, 7, 'N', 'O', 'S', 'P', 'A', 'C', 'E'})
 	f.Add([]byte{1, 1, 0, 0, 0, 0})
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {

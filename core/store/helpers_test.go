@@ -44,6 +44,25 @@ func openSingle(t *testing.T, dir string) *Store {
 	return s
 }
 
+// openSingleWith starts a one-node store in dir (a fresh temp dir when
+// empty) with options adjusted by set.
+func openSingleWith(t *testing.T, dir string, set func(*Options)) *Store {
+	t.Helper()
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	opts := Options{DataDir: dir, Raft: raftConfig(1, testutil.FreeAddr(t), nil), Logger: testLogger(), TTLInterval: 50 * time.Millisecond}
+	if set != nil {
+		set(&opts)
+	}
+	s, err := Open(opts)
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	waitLeader(t, s)
+	return s
+}
+
 func waitLeader(t *testing.T, stores ...*Store) {
 	t.Helper()
 	testutil.Eventually(t, 10*time.Second, "a leader", func() bool {

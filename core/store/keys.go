@@ -24,6 +24,8 @@ var (
 	metaCompacted = []byte("mcompacted")
 	metaReadFloor = []byte("mreadfloor")
 	metaMember    = []byte("mmember/")
+	// metaAlarm/<member:8><type> holds a raised alarm (alarm.go).
+	metaAlarm = []byte("malarm/")
 )
 
 // ValidNamespace reports whether name can be a namespace: 1–64 characters

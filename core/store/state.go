@@ -34,8 +34,23 @@ type stateMachine struct {
 	// of a snapshot it was restored from (0 otherwise). Node-local.
 	readFloor atomic.Int64
 	// snapIndex is the newest raft snapshot index; Badger may only discard
-	// versions at or below it, so that snapshot stays streamable.
+	// versions at or below it, so that snapshot stays streamable, unless a
+	// physical compaction asked for more (discard.go).
 	snapIndex atomic.Uint64
+	// appliedTerm is the raft term of the newest applied entry (0 until
+	// this process applies one).
+	appliedTerm atomic.Uint64
+
+	// alarms is the raised alarms as of the applied index (alarm.go).
+	alarms atomic.Pointer[alarmSet]
+
+	// writeMu is held by everything that writes to the state store (apply,
+	// snapshot restore) and by a memtable flush, during which Badger
+	// refuses writes (discard.go).
+	writeMu sync.Mutex
+
+	// discard is what bounds Badger's discard timestamp (discard.go).
+	discard discardState
 
 	mu      sync.Mutex
 	members map[uint64]raft.Member
@@ -48,6 +63,8 @@ var _ raft.StateMachine = (*stateMachine)(nil)
 
 func newStateMachine(db *storage.StateDB, logger *slog.Logger) (*stateMachine, error) {
 	sm := &stateMachine{db: db, logger: logger, members: map[uint64]raft.Member{}}
+	sm.discard.pins = map[int64]int{}
+	sm.alarms.Store(newAlarmSet(nil))
 	if err := sm.loadMeta(); err != nil {
 		return nil, err
 	}
@@ -89,7 +106,7 @@ func (sm *stateMachine) loadMeta() error {
 	sm.mu.Lock()
 	sm.members = members
 	sm.mu.Unlock()
-	return nil
+	return sm.loadAlarms()
 }
 
 func getU64(txn *badger.Txn, key []byte) (uint64, error) {
@@ -131,13 +148,25 @@ func (sm *stateMachine) Members() []raft.Member {
 // Sync implements raft.StateMachine.
 func (sm *stateMachine) Sync() error { return sm.db.Sync() }
 
-// WriteSnapshot implements raft.StateMachine.
+// WriteSnapshot implements raft.StateMachine. The index is pinned while the
+// stream runs so no physical compaction drops versions it reads. An index
+// below the compacted revision is refused before anything is written: its
+// versions may be gone (a physical compaction, before this process
+// started, may have dropped them), and raft sends the next snapshot at the
+// newest applied index.
 func (sm *stateMachine) WriteSnapshot(ctx context.Context, w io.Writer, index uint64) error {
+	unpin := sm.pin(int64(index))
+	defer unpin()
+	if c := sm.compacted.Load(); int64(index) < c {
+		return fmt.Errorf("store: snapshot at %d is below the compacted revision %d", index, c)
+	}
 	return sm.db.WriteSnapshot(ctx, w, index)
 }
 
 // RestoreSnapshot implements raft.StateMachine.
 func (sm *stateMachine) RestoreSnapshot(r io.Reader, index uint64) error {
+	sm.writeMu.Lock()
+	defer sm.writeMu.Unlock()
 	if err := sm.db.RestoreSnapshot(r); err != nil {
 		return err
 	}
@@ -174,30 +203,22 @@ func (sm *stateMachine) setSnapshotIndex(i uint64) {
 	sm.updateDiscardTs()
 }
 
-func (sm *stateMachine) updateDiscardTs() {
-	ts := uint64(sm.compacted.Load())
-	if s := sm.snapIndex.Load(); s < ts {
-		ts = s
-	}
-	if ts > 0 {
-		sm.db.SetDiscardTs(ts - 1)
-	}
-}
-
 // Apply implements raft.StateMachine: one Badger write batch for the whole
 // batch of entries, each entry's writes at its own index.
 func (sm *stateMachine) Apply(entries []raft.Applied) error {
 	if len(entries) == 0 {
 		return nil
 	}
+	sm.writeMu.Lock()
+	defer sm.writeMu.Unlock()
 	b := sm.newBatch(sm.applied.Load())
-	last := uint64(0)
+	last, lastTerm := uint64(0), uint64(0)
 	for i := range entries {
 		e := &entries[i]
 		if e.Index <= sm.applied.Load() {
 			continue
 		}
-		last = e.Index
+		last, lastTerm = e.Index, e.Term
 		switch {
 		case e.Member != nil:
 			if err := b.applyMember(e.Index, e.Member); err != nil {
@@ -208,6 +229,12 @@ func (sm *stateMachine) Apply(entries []raft.Applied) error {
 			if err != nil {
 				// A corrupt command is skipped the same way on every node.
 				sm.logger.Error("skipping undecodable command", "index", e.Index, "err", err)
+				e.Result = err
+				continue
+			}
+			// Alarms are replicated state, so every member refuses the
+			// same writes at the same index.
+			if err := sm.alarms.Load().refusal(cmd); err != nil {
 				e.Result = err
 				continue
 			}
@@ -234,6 +261,7 @@ func (sm *stateMachine) Apply(entries []raft.Applied) error {
 		return err
 	}
 	sm.applied.Store(last)
+	sm.appliedTerm.Store(lastTerm)
 	return nil
 }
 

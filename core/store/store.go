@@ -43,6 +43,12 @@ type Store struct {
 	logger *slog.Logger
 	ttl    time.Duration
 
+	// quota and quotaEvery drive the quota monitor (quota.go).
+	quota      int64
+	quotaEvery time.Duration
+	// maintMu runs one defragmentation or physical compaction at a time.
+	maintMu sync.Mutex
+
 	stopc    chan struct{}
 	wg       sync.WaitGroup
 	stopOnce sync.Once
@@ -81,12 +87,20 @@ func Open(opts Options) (*Store, error) {
 		lg.Close()
 		return nil, err
 	}
-	s := &Store{log: lg, state: st, sm: sm, node: node, logger: logger, ttl: opts.TTLInterval, stopc: make(chan struct{})}
+	s := &Store{log: lg, state: st, sm: sm, node: node, logger: logger, ttl: opts.TTLInterval, stopc: make(chan struct{}),
+		quota: opts.QuotaBytes, quotaEvery: opts.QuotaCheckInterval}
 	if s.ttl <= 0 {
 		s.ttl = 250 * time.Millisecond
 	}
+	if s.quotaEvery <= 0 {
+		s.quotaEvery = defaultQuotaCheckInterval
+	}
 	s.wg.Add(1)
 	go s.expireLoop()
+	if s.quota > 0 {
+		s.wg.Add(1)
+		go s.quotaLoop()
+	}
 	return s, nil
 }
 
@@ -149,6 +163,11 @@ func (s *Store) Close() error {
 }
 
 func (s *Store) propose(ctx context.Context, cmd *Command) (*TxnResult, error) {
+	// Apply refuses writes under an alarm anyway; refusing here as well
+	// spares the raft round.
+	if err := s.sm.alarms.Load().refusal(cmd); err != nil {
+		return nil, err
+	}
 	v, err := s.node.Propose(ctx, MarshalCommand(cmd))
 	if err != nil {
 		return nil, err

@@ -89,7 +89,9 @@ type CommandKind byte
 const (
 	KindTxn CommandKind = iota + 1
 	KindCompact
-	kindMax = KindCompact
+	// KindAlarm raises or disarms an alarm (AlarmAction, Alarm).
+	KindAlarm
+	kindMax = KindAlarm
 )
 
 // Command is what travels through raft.
@@ -100,6 +102,9 @@ type Command struct {
 	Failure  []Op
 	// Revision is the compaction target for KindCompact.
 	Revision int64
+	// AlarmAction and Alarm are what a KindAlarm command does.
+	AlarmAction AlarmAction
+	Alarm       Alarm
 }
 
 // OpResult is what one write did.
