@@ -19,7 +19,9 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serveCmd(), versionCmd(), loginCmd(), logoutCmd(), userCmd(), kvCmd(), snapshotCmd())
+	root.AddCommand(serveCmd(), versionCmd(), loginCmd(), logoutCmd(), userCmd(), kvCmd(), snapshotCmd(),
+		operatorCmd(), memberCmd())
+	root.SetArgs(consulStyleArgs(os.Args[1:]))
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "trellis:", err)
 		os.Exit(1)
