@@ -279,6 +279,11 @@ func TestConsulRemovePeers(t *testing.T) {
 	consulWantPlainError(t, c.do(f2, http.MethodDelete, "/v1/operator/raft/peer?address="+url.QueryEscape(c.node(f2).Config.Raft.Addr), c.admin),
 		http.StatusConflict, "last voter")
 	c.waitMemberIDs(ids(f2), f2)
+	// Nor can leadership go anywhere.
+	_, err = c.operator(f2).RaftLeaderTransfer("", nil)
+	if code, body := consulStatus(t, err); code != http.StatusConflict || !strings.Contains(body, "no other voter") {
+		t.Fatalf("transfer with one server: %d %q", code, body)
+	}
 
 	// Each removal is audited once, by the member that made it, with the
 	// server it removed; the refusals too.
