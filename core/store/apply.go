@@ -311,7 +311,14 @@ func (b *batch) event(index uint64, ev *eventSeq, ns string, t EventType, key []
 
 // compact drops the change log below rev and lets Badger discard old
 // versions (no further than the newest raft snapshot, which must stay
-// streamable).
+// streamable, unless a physical compaction asks: discard.go).
+//
+// The events' delete markers are written at version rev when no reader
+// can see them there (startCompaction decides), not at the compaction's
+// own index: at rev they are at Badger's discard timestamp once that
+// reaches the compacted revision, so the events and their markers both go
+// at the next compaction of the tree instead of lingering until the
+// discard timestamp passes the compaction's index.
 func (b *batch) compact(index uint64, rev int64) error {
 	sm := b.sm
 	if rev <= sm.compacted.Load() {
@@ -320,6 +327,7 @@ func (b *batch) compact(index uint64, rev int64) error {
 	if rev > int64(index) {
 		rev = int64(index)
 	}
+	markAt := sm.startCompaction(rev, index)
 	it := b.read.NewIterator(badger.IteratorOptions{Prefix: []byte{tagEvent}})
 	for it.Rewind(); it.Valid(); it.Next() {
 		k := it.Item().Key()
@@ -327,7 +335,7 @@ func (b *batch) compact(index uint64, rev int64) error {
 			continue
 		}
 		if r := int64(beUint64(k[len(k)-12 : len(k)-4])); r < rev {
-			if err := b.wb.DeleteAt(it.Item().KeyCopy(nil), index); err != nil {
+			if err := b.wb.DeleteAt(it.Item().KeyCopy(nil), markAt); err != nil {
 				it.Close()
 				return err
 			}
@@ -340,7 +348,6 @@ func (b *batch) compact(index uint64, rev int64) error {
 	if err := b.flush(); err != nil {
 		return err
 	}
-	sm.compacted.Store(rev)
 	sm.updateDiscardTs()
 	// The caller keeps using b: give it a fresh batch.
 	*b = *sm.newBatch(index)

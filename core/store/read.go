@@ -127,6 +127,11 @@ func (sm *stateMachine) list(ns string, prefix []byte, opts ListOptions) (*ListR
 // events calls fn for each change under prefix in namespace ns with
 // revision in (after, upto], in revision order, until fn returns false.
 func (sm *stateMachine) events(ns string, prefix []byte, after, upto int64, fn func(Event) bool) error {
+	// Registered before the check: a compaction past after+1 either sees
+	// this reader and keeps its delete markers out of its sight, or is
+	// seen by the check (startCompaction).
+	done := sm.readEvents(after + 1)
+	defer done()
 	if c := sm.compacted.Load(); after+1 < c {
 		return fmt.Errorf("%w: watch from %d, compacted at %d", ErrCompacted, after+1, c)
 	}

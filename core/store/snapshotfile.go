@@ -94,8 +94,7 @@ func parseSnapshotHeader(b []byte) (snapshotHeader, error) {
 // Writes go on meanwhile: the state store is read at that revision, which
 // stays pinned until the stream ends.
 func (s *Store) Snapshot(ctx context.Context, w io.Writer) (SnapshotInfo, error) {
-	rev := s.Revision()
-	unpin := s.sm.pin(rev)
+	rev, unpin := s.sm.pinNewest()
 	defer unpin()
 	// The applied revision is never below the compacted one; with the pin
 	// in place nothing it needs is discarded from now on.

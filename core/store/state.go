@@ -30,6 +30,10 @@ type stateMachine struct {
 
 	applied   atomic.Uint64
 	compacted atomic.Int64
+	// compactedAt is the index of the entry that last compacted: the
+	// change log below the compacted revision may be gone at revisions
+	// from there on, so whole-state streams are taken at or above it.
+	compactedAt atomic.Uint64
 	// readFloor is the oldest revision this node can read at: the index
 	// of a snapshot it was restored from (0 otherwise). Node-local.
 	readFloor atomic.Int64
@@ -63,7 +67,7 @@ var _ raft.StateMachine = (*stateMachine)(nil)
 
 func newStateMachine(db *storage.StateDB, logger *slog.Logger) (*stateMachine, error) {
 	sm := &stateMachine{db: db, logger: logger, members: map[uint64]raft.Member{}}
-	sm.discard.pins = map[int64]int{}
+	sm.discard.pins, sm.discard.readers = map[int64]int{}, map[int64]int{}
 	sm.alarms.Store(newAlarmSet(nil))
 	if err := sm.loadMeta(); err != nil {
 		return nil, err
@@ -83,10 +87,11 @@ func (sm *stateMachine) loadMeta() error {
 	} else {
 		sm.applied.Store(v)
 	}
-	if v, err := getU64(txn, metaCompacted); err != nil {
+	if v, at, err := getU64At(txn, metaCompacted); err != nil {
 		return err
 	} else {
 		sm.compacted.Store(int64(v))
+		sm.compactedAt.Store(at)
 	}
 	if v, err := getU64(txn, metaReadFloor); err != nil {
 		return err
@@ -110,14 +115,19 @@ func (sm *stateMachine) loadMeta() error {
 }
 
 func getU64(txn *badger.Txn, key []byte) (uint64, error) {
+	v, _, err := getU64At(txn, key)
+	return v, err
+}
+
+// getU64At also returns the version the value was written at.
+func getU64At(txn *badger.Txn, key []byte) (v, version uint64, err error) {
 	item, err := txn.Get(key)
 	if errors.Is(err, badger.ErrKeyNotFound) {
-		return 0, nil
+		return 0, 0, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("store: read %s: %w", key, err)
+		return 0, 0, fmt.Errorf("store: read %s: %w", key, err)
 	}
-	var v uint64
 	err = item.Value(func(b []byte) error {
 		if len(b) != 8 {
 			return errCorrupt
@@ -125,7 +135,7 @@ func getU64(txn *badger.Txn, key []byte) (uint64, error) {
 		v = binary.BigEndian.Uint64(b)
 		return nil
 	})
-	return v, err
+	return v, item.Version(), err
 }
 
 func u64bytes(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
@@ -149,16 +159,18 @@ func (sm *stateMachine) Members() []raft.Member {
 func (sm *stateMachine) Sync() error { return sm.db.Sync() }
 
 // WriteSnapshot implements raft.StateMachine. The index is pinned while the
-// stream runs so no physical compaction drops versions it reads. An index
-// below the compacted revision is refused before anything is written: its
-// versions may be gone (a physical compaction, before this process
-// started, may have dropped them), and raft sends the next snapshot at the
+// stream runs so neither a physical compaction nor a compaction's change
+// log deletes change what it reads. An index below the last compaction's
+// is refused before anything is written: versions it needs may be gone (a
+// physical compaction, maybe before this process started, may have
+// dropped them), or the change log there may lack what the compacted
+// revision it carries promises. Raft then sends the next snapshot at the
 // newest applied index.
 func (sm *stateMachine) WriteSnapshot(ctx context.Context, w io.Writer, index uint64) error {
 	unpin := sm.pin(int64(index))
 	defer unpin()
-	if c := sm.compacted.Load(); int64(index) < c {
-		return fmt.Errorf("store: snapshot at %d is below the compacted revision %d", index, c)
+	if at := sm.compactedAt.Load(); index < at {
+		return fmt.Errorf("store: snapshot at %d is below the last compaction (at %d)", index, at)
 	}
 	return sm.db.WriteSnapshot(ctx, w, index)
 }
