@@ -238,6 +238,9 @@ func (sr *snapshotReader) readFull(b []byte, hashed bool) error {
 	}
 	sr.file.Write(b[:n])
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		if sr.n == 0 {
+			return fmt.Errorf("%w: empty file", ErrBadSnapshot)
+		}
 		return fmt.Errorf("%w: truncated (file ends after %d bytes)", ErrBadSnapshot, sr.n)
 	}
 	if err != nil {
