@@ -11,6 +11,10 @@ import (
 	"github.com/dgraph-io/badger/v4"
 )
 
+// stateValueLogFileSize is the size at which the state store starts a new
+// value-log file.
+const stateValueLogFileSize = 16 << 20
+
 // StateDB is the state machine's Badger, opened in managed mode: every
 // version timestamp is the raft index of the entry that wrote it, so a read
 // at revision N is a Badger read at timestamp N, and compaction below N is
@@ -24,7 +28,10 @@ type StateDB struct {
 func OpenStateDB(dir string, logger *slog.Logger) (*StateDB, error) {
 	// NumVersionsToKeep=1 lets compaction drop versions at or below the
 	// discard timestamp while every version above it is kept for MVCC reads.
-	opts := baseOptions(dir, logger).WithNumVersionsToKeep(1)
+	// Value-log GC never rewrites the file being written, so the state
+	// store's value-log files are smaller than the raft log's: at most that
+	// much space of overwritten large values outlives a Defragment.
+	opts := baseOptions(dir, logger).WithNumVersionsToKeep(1).WithValueLogFileSize(stateValueLogFileSize)
 	db, err := badger.OpenManaged(opts)
 	if err != nil {
 		return nil, fmt.Errorf("storage: open state store %s: %w", dir, err)
