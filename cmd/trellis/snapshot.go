@@ -37,13 +37,13 @@ operator session is needed: see ` + "`trellis login`" + `). restore, offline, tu
 file into the data directory of a new one-member cluster with the same data at the
 same revision; start a node on it with ` + "`trellis serve`" + ` and add members with --join.`,
 	}
-	opts := addClientFlags(cmd)
-	cmd.AddCommand(snapshotSaveCmd(opts), snapshotRestoreCmd())
+	cmd.AddCommand(snapshotSaveCmd(), snapshotRestoreCmd())
 	return cmd
 }
 
-func snapshotSaveCmd(opts *clientOptions) *cobra.Command {
+func snapshotSaveCmd() *cobra.Command {
 	var memberID uint64
+	var opts *clientOptions
 	cmd := &cobra.Command{
 		Use:   "save FILE [--member-id N]",
 		Short: "Download a snapshot of a member's data to FILE",
@@ -73,6 +73,7 @@ are printed.`,
 		},
 	}
 	cmd.Flags().Uint64Var(&memberID, "member-id", 0, "the member `N` to snapshot (default: the node at --endpoint)")
+	opts = addClientFlags(cmd) // restore is offline: only save talks to a node
 	return cmd
 }
 
