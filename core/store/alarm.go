@@ -170,8 +170,9 @@ func (b *batch) applyAlarm(index uint64, cmd *Command) (*TxnResult, error) {
 	return res, nil
 }
 
-// Alarms lists the raised alarms, sorted by member then type.
-func (s *Store) Alarms() []Alarm { return slices.Clone(s.sm.alarms.Load().list) }
+// Alarms lists the raised alarms, sorted by member then type (empty, not
+// nil, when there are none).
+func (s *Store) Alarms() []Alarm { return append([]Alarm{}, s.sm.alarms.Load().list...) }
 
 // hasAlarm reports whether a is raised as of this member's applied revision.
 func (s *Store) hasAlarm(a Alarm) bool { return s.sm.alarms.Load().has(a) }

@@ -12,9 +12,11 @@ import (
 //
 // It lets Badger discard everything below the compacted revision (not only
 // below the newest raft snapshot), flushes the memtables — apply waits
-// meanwhile, as Badger refuses writes while it flushes — then flattens
-// the tree to one level and garbage-collects the value log. Only this
-// member is affected; like etcd's, run it on one member at a time.
+// meanwhile, as Badger refuses writes while it flushes, so on a leader with
+// a large store this may cost the leadership — then flattens the tree to
+// one level and garbage-collects the value log. Only this member is
+// affected; like etcd's, run it on one member at a time, the leader last.
+// ctx is checked between the steps; a step that started runs to its end.
 func (s *Store) Defragment(ctx context.Context) (before, after int64, err error) {
 	s.maintMu.Lock()
 	defer s.maintMu.Unlock()
@@ -52,12 +54,14 @@ func (s *Store) CompactPhysical(ctx context.Context, rev int64) error {
 // the tree and the tree is compacted into one level, which drops them.
 func (s *Store) dropCompacted(ctx context.Context) error {
 	s.sm.discardCompacted()
+	start := time.Now()
 	s.sm.writeMu.Lock()
 	err := s.state.FlushMemtables()
 	s.sm.writeMu.Unlock()
 	if err != nil {
 		return err
 	}
+	s.logger.Debug("memtables flushed, apply resumed", "paused", time.Since(start))
 	if err := ctx.Err(); err != nil {
 		return err
 	}

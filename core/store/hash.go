@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash"
 	"hash/crc32"
 	"time"
 
@@ -105,17 +104,15 @@ func hashRecords(ctx context.Context, txn *badger.Txn) (uint32, error) {
 		scratch = append(scratch, key...)
 		scratch = binary.BigEndian.AppendUint64(scratch, item.Version())
 		h.Write(scratch)
-		if err := item.Value(func(v []byte) error { return hashValue(h, v) }); err != nil {
+		if err := item.Value(func(v []byte) error {
+			h.Write(binary.AppendUvarint(scratch[:0], uint64(len(v))))
+			h.Write(v)
+			return nil
+		}); err != nil {
 			return 0, fmt.Errorf("store: hash %q: %w", item.Key(), err)
 		}
 	}
 	return h.Sum32(), nil
-}
-
-func hashValue(h hash.Hash32, v []byte) error {
-	h.Write(binary.AppendUvarint(nil, uint64(len(v))))
-	h.Write(v)
-	return nil
 }
 
 // splitDataKey returns the namespace and key of a data key.
