@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"net/http"
 	"time"
 )
 
@@ -44,3 +45,24 @@ func (s *Service) freshLoop(ctx context.Context) {
 		}
 	}
 }
+
+type staleKey struct{}
+
+// staleOK marks a request that asked for possibly stale data (Consul's
+// ?stale, etcd's serializable reads): its session check may use this node's
+// cache even when the node cannot prove it is current, the way Consul's
+// default ACL down policy (extend-cache) does, so a node cut off from the
+// leader still serves the reads its callers explicitly allowed to be stale.
+func staleOK(ctx context.Context) bool { v, _ := ctx.Value(staleKey{}).(bool); return v }
+
+// allowsStale reports whether r is a read that asked for stale data.
+func allowsStale(r *http.Request) bool {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return false
+	}
+	q := r.URL.Query()
+	return q.Has("stale") || q.Get("serializable") == "true"
+}
+
+// trusted reports whether the caches may answer for ctx's request.
+func (s *Service) trusted(ctx context.Context) bool { return s.fresh() || staleOK(ctx) }

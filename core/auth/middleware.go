@@ -69,7 +69,11 @@ func (s *Service) required(r *http.Request) Permission {
 // API family that owns the path.
 func (s *Service) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, err := s.Authenticate(r.Context(), TokenFromRequest(r))
+		ctx := r.Context()
+		if allowsStale(r) {
+			ctx = context.WithValue(ctx, staleKey{}, true)
+		}
+		p, err := s.Authenticate(ctx, TokenFromRequest(r))
 		if err != nil {
 			s.deny(w, r, err)
 			return

@@ -149,7 +149,7 @@ func (s *Service) lookup(ctx context.Context, token string) (*Session, error) {
 		return nil, ErrNoSession
 	}
 	var sess *Session
-	if s.fresh() {
+	if s.trusted(ctx) {
 		s.mu.RLock()
 		sess = s.sessions[id]
 		s.mu.RUnlock()

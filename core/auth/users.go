@@ -67,7 +67,7 @@ func decodeUser(kv *store.KV) (*userEntry, error) {
 // cachedUser serves the request path from memory while this node is known
 // to be current (see fresh); otherwise it reads linearizably.
 func (s *Service) cachedUser(ctx context.Context, name string) (*userEntry, error) {
-	if s.fresh() {
+	if s.trusted(ctx) {
 		s.mu.RLock()
 		e := s.users[name]
 		s.mu.RUnlock()

@@ -38,12 +38,15 @@ func (n *Node) AddMember(ctx context.Context, m Member) ([]Member, error) {
 	return n.Members(), nil
 }
 
-// promoteLearners runs on the leader: a learner whose match index is within
-// a few entries of the commit index becomes a voter.
+// promoteLearners runs on the leader: a learner that is replicating, has
+// been heard from recently, and whose match index is within a few entries
+// of the commit index becomes a voter. A learner that never answered (match
+// 0: added but never started) stays a learner however short the log is, so
+// it cannot weaken the quorum.
 func (n *Node) promoteLearners() {
 	st := n.rn.Status()
 	for id, pr := range st.Progress {
-		if !pr.IsLearner || pr.State == tracker.StateSnapshot || pr.Match+16 < st.Commit {
+		if !pr.IsLearner || pr.State != tracker.StateReplicate || !pr.RecentActive || pr.Match == 0 || pr.Match+16 < st.Commit {
 			continue
 		}
 		n.appliedMu.Lock()

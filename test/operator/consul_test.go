@@ -468,3 +468,36 @@ func TestConsulRefusals(t *testing.T) {
 		return viewerDenied == 2 && anonymous == 3 && badInput == 20
 	})
 }
+
+// TestConsulStaleReadsWithAuth: with sessions required, a node cut off
+// from its quorum still answers ?stale for a session it already knows
+// (Consul's extend-cache down policy), while a read that needs the leader
+// is refused.
+func TestConsulStaleReadsWithAuth(t *testing.T) {
+	c := startConsulCluster(t, 3)
+	lead := c.leader()
+	var survivors []int
+	for i := 1; i <= 3; i++ {
+		if i != lead {
+			survivors = append(survivors, i)
+		}
+	}
+	s := survivors[0]
+	c.stop(lead)
+	c.stop(survivors[1])
+	testnode.Eventually(t, 20*time.Second, "the last node knows no leader", func() bool {
+		return c.node(s).Node.Store().Raft().Leader() == 0
+	})
+	time.Sleep(1500 * time.Millisecond) // past core/auth's freshness window
+
+	conf, err := c.operator(s).RaftGetConfiguration(&consulapi.QueryOptions{AllowStale: true})
+	if err != nil || len(conf.Servers) != 3 {
+		t.Fatalf("stale read with auth and no quorum: %+v %v", conf, err)
+	}
+	if r := c.do(s, http.MethodGet, "/v1/operator/raft/configuration?stale", ""); r.status != http.StatusUnauthorized {
+		t.Fatalf("stale read without a token: %s, want 401", r)
+	}
+	if _, err := c.operator(s).RaftGetConfiguration(nil); err == nil {
+		t.Fatal("a read needing the leader succeeded without a quorum")
+	}
+}
