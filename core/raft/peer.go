@@ -102,8 +102,12 @@ func (p *peer) sendSnapshot(m raftpb.Message) {
 	if _, err := writeFrame(bw, &m, nil); err != nil {
 		return
 	}
-	if err := p.t.h.writeSnapshot(p.ctx, bw, m); err != nil {
+	sw := newSnapWriter(bw)
+	if err := p.t.h.writeSnapshot(p.ctx, sw, m); err != nil {
 		p.t.logger.Warn("snapshot stream failed", "peer", p.id, "err", err)
+		return
+	}
+	if err := sw.Close(); err != nil {
 		return
 	}
 	if err := bw.Flush(); err != nil {

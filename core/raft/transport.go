@@ -25,7 +25,7 @@ import (
 //
 // A message connection then carries frames (len:4 raftpb.Message) one way. A
 // snapshot connection carries one frame with the MsgSnap, then the state
-// machine's snapshot stream until the sender closes its write side; the
+// machine's snapshot stream framed with an end and a checksum (snapframe.go); the
 // receiver answers one byte once the snapshot is safely on disk.
 
 const (
@@ -166,7 +166,7 @@ func (t *transport) serve(c net.Conn) error {
 		if err != nil {
 			return err
 		}
-		if err := t.h.receiveSnapshot(m, br); err != nil {
+		if err := t.h.receiveSnapshot(m, newSnapReader(br)); err != nil {
 			c.Write([]byte{0})
 			return fmt.Errorf("receive snapshot: %w", err)
 		}
