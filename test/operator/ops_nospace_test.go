@@ -89,7 +89,9 @@ func testOpsNoSpace(t *testing.T, valueSize int, quota int64) {
 		before, _ := ans["size_before"].(float64)
 		after, _ := ans["size_after"].(float64)
 		t.Logf("defragment member %d: %v -> %v bytes", id, before, after)
-		if after >= float64(quota) || after > before {
+		// Member 2 ran the physical compaction: it may have little left
+		// to drop (and the audit log writes on meanwhile).
+		if after >= float64(quota) || (before >= float64(quota) && after >= before) {
 			t.Fatalf("defragment member %d: %v", id, ans)
 		}
 	}
