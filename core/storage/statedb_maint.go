@@ -34,22 +34,43 @@ func (s *StateDB) FlushMemtables() error {
 	return nil
 }
 
-// Defragment compacts the whole tree into one level, which drops every
+// Flatten compacts the whole tree into one level, which drops every
 // version the discard timestamp allows and, at the bottom level, deleted
-// keys, then garbage-collects the value log until no file is worth
-// rewriting. What still sits in memtables is not touched: call
-// FlushMemtables first to include it. Writes may go on meanwhile.
-func (s *StateDB) Defragment() error {
+// keys. What still sits in memtables is not touched: call FlushMemtables
+// first to include it. Writes may go on meanwhile.
+func (s *StateDB) Flatten() error {
 	if err := s.db.Flatten(2); err != nil {
 		return fmt.Errorf("storage: flatten: %w", err)
 	}
+	return nil
+}
+
+// ValueLogGC rewrites at most one value-log file that is at least half
+// garbage and reports whether it did. Badger's rewrite reads the memtable's
+// newest version without its lock (badger v4.9.6 value.go → db.MaxVersion),
+// so the caller must keep other writers out while it runs.
+func (s *StateDB) ValueLogGC() (rewrote bool, err error) {
+	err = s.db.RunValueLogGC(0.5)
+	if errors.Is(err, badger.ErrNoRewrite) || errors.Is(err, badger.ErrRejected) || errors.Is(err, badger.ErrGCInMemoryMode) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("storage: value log gc: %w", err)
+	}
+	return true, nil
+}
+
+// Defragment flattens the tree and rewrites value-log files until none is
+// worth it. Nothing else may write meanwhile (see ValueLogGC); core/store
+// interleaves the steps with its own writers instead.
+func (s *StateDB) Defragment() error {
+	if err := s.Flatten(); err != nil {
+		return err
+	}
 	for {
-		err := s.db.RunValueLogGC(0.5)
-		if errors.Is(err, badger.ErrNoRewrite) || errors.Is(err, badger.ErrRejected) || errors.Is(err, badger.ErrGCInMemoryMode) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("storage: value log gc: %w", err)
+		rewrote, err := s.ValueLogGC()
+		if err != nil || !rewrote {
+			return err
 		}
 	}
 }

@@ -51,7 +51,8 @@ func (s *Store) CompactPhysical(ctx context.Context, rev int64) error {
 
 // dropCompacted makes the versions below the compacted revision physically
 // gone: Badger may discard them from now on, memtables are flushed into
-// the tree and the tree is compacted into one level, which drops them.
+// the tree and the tree is compacted into one level, which drops them;
+// then value-log files that are mostly garbage are rewritten.
 func (s *Store) dropCompacted(ctx context.Context) error {
 	s.sm.discardCompacted()
 	start := time.Now()
@@ -65,5 +66,20 @@ func (s *Store) dropCompacted(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.state.Defragment()
+	if err := s.state.Flatten(); err != nil {
+		return err
+	}
+	// Apply waits while each value-log file is rewritten: Badger's rewrite
+	// is not safe against concurrent writes (see storage.ValueLogGC).
+	for {
+		s.sm.writeMu.Lock()
+		rewrote, err := s.state.ValueLogGC()
+		s.sm.writeMu.Unlock()
+		if err != nil || !rewrote {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
 }
