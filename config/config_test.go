@@ -769,3 +769,24 @@ func FuzzLoadYAML(f *testing.F) {
 		}
 	})
 }
+
+// TestStorageQuotaKeys: the quota keys load from a file and from the
+// environment, and bad values name their key.
+func TestStorageQuotaKeys(t *testing.T) {
+	cfg, err := Load(nil, []string{"TRELLIS_STORAGE_QUOTA_BYTES=1048576", "TRELLIS_STORAGE_QUOTA_CHECK_INTERVAL=250ms"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Storage.QuotaBytes != 1<<20 || cfg.Storage.QuotaCheckInterval != 250*time.Millisecond {
+		t.Fatalf("storage from env: %+v", cfg.Storage)
+	}
+	for env, key := range map[string]string{
+		"TRELLIS_STORAGE_QUOTA_BYTES=-1":          "storage.quota_bytes",
+		"TRELLIS_STORAGE_QUOTA_BYTES=lots":        "storage.quota_bytes",
+		"TRELLIS_STORAGE_QUOTA_CHECK_INTERVAL=0s": "storage.quota_check_interval",
+	} {
+		if _, err := Load(nil, []string{env}); err == nil || !strings.Contains(err.Error(), key) {
+			t.Fatalf("%s: err %v, want one naming %s", env, err, key)
+		}
+	}
+}
