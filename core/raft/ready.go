@@ -8,6 +8,8 @@ import (
 
 	etcdraft "go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
+
+	"github.com/trellis-cp/trellis/core/internal/failpoint"
 )
 
 // run is the Ready loop: the one goroutine that persists, sends and applies.
@@ -72,6 +74,7 @@ func (n *Node) handleReady(rd etcdraft.Ready) error {
 		applyErr = make(chan error, 1)
 		go func() { applyErr <- n.apply(durable) }()
 	}
+	failpoint.Hit("raftBeforeSave")
 	saveErr := n.log.Save(rd.HardState, rd.Entries, rd.MustSync)
 	if applyErr != nil {
 		if err := <-applyErr; err != nil {
@@ -81,6 +84,7 @@ func (n *Node) handleReady(rd etcdraft.Ready) error {
 	if saveErr != nil {
 		return saveErr
 	}
+	failpoint.Hit("raftAfterSave")
 	if !leader {
 		n.tr.send(rd.Messages)
 	}
@@ -164,6 +168,7 @@ func (n *Node) apply(ents []raftpb.Entry) error {
 		batch = append(batch, a)
 		ids = append(ids, id)
 	}
+	failpoint.Hit("raftBeforeApply")
 	if err := n.sm.Apply(batch); err != nil {
 		return fmt.Errorf("raft: apply through %d: %w", ents[len(ents)-1].Index, err)
 	}

@@ -10,6 +10,8 @@ import (
 
 	etcdraft "go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
+
+	"github.com/trellis-cp/trellis/core/internal/failpoint"
 )
 
 // step delivers a message from a peer to raft.
@@ -88,6 +90,7 @@ func (n *Node) installSnapshot(snap raftpb.Snapshot) error {
 	}
 	index := snap.Metadata.Index
 	if index > n.sm.AppliedIndex() {
+		failpoint.Hit("raftBeforeSnapshotRestore")
 		if err := n.restoreFromFile(index); err != nil {
 			return err
 		}

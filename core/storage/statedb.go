@@ -9,6 +9,8 @@ import (
 	"math"
 
 	"github.com/dgraph-io/badger/v4"
+
+	"github.com/trellis-cp/trellis/core/internal/failpoint"
 )
 
 // stateValueLogFileSize is the size at which the state store starts a new
@@ -63,7 +65,7 @@ func (s *StateDB) RestoreSnapshot(r io.Reader) error {
 	if err := s.db.DropAll(); err != nil {
 		return fmt.Errorf("storage: clear state for snapshot: %w", err)
 	}
-	if err := s.db.Load(bufio.NewReaderSize(r, 256<<10), 256); err != nil {
+	if err := s.db.Load(bufio.NewReaderSize(failpointReader{r}, 256<<10), 256); err != nil {
 		return fmt.Errorf("storage: load snapshot: %w", err)
 	}
 	return s.Sync()
@@ -92,4 +94,13 @@ func (s *StateDB) Close() error {
 		return fmt.Errorf("storage: close state store: %w", err)
 	}
 	return nil
+}
+
+// failpointReader marks the failpoint storageDuringSnapshotRestore on every
+// read of a snapshot being loaded (after the state was cleared).
+type failpointReader struct{ r io.Reader }
+
+func (f failpointReader) Read(p []byte) (int, error) {
+	failpoint.Hit("storageDuringSnapshotRestore")
+	return f.r.Read(p)
 }
