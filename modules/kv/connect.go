@@ -3,6 +3,7 @@ package kv
 import (
 	"net/http"
 
+	"github.com/trellis-cp/trellis/core/apierr"
 	"github.com/trellis-cp/trellis/core/audit"
 	"github.com/trellis-cp/trellis/core/auth"
 	"github.com/trellis-cp/trellis/core/httpx"
@@ -15,7 +16,7 @@ func (m *Module) connect(w http.ResponseWriter, r *http.Request) error {
 	audit.Skip(r.Context()) // a POST that changes nothing
 	leader := m.cluster.Leader()
 	if leader == 0 {
-		return errorf(http.StatusServiceUnavailable, codeUnavailable, "cluster unavailable: no leader")
+		return apierr.Errorf(http.StatusServiceUnavailable, apierr.CodeUnavailable, "cluster unavailable: no leader")
 	}
 	name := ""
 	for _, mem := range m.cluster.Members() {

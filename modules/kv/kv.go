@@ -18,6 +18,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/trellis-cp/trellis/core/apierr"
 	"github.com/trellis-cp/trellis/core/auth"
 	"github.com/trellis-cp/trellis/core/module"
 	"github.com/trellis-cp/trellis/core/store"
@@ -171,7 +172,7 @@ func (m *Module) handle(h handlerFunc) http.HandlerFunc {
 
 func (m *Module) fail(w http.ResponseWriter, r *http.Request, err error) {
 	ae := toAPIError(err)
-	if ae.code == codeInternal {
+	if ae.Code == apierr.CodeInternal {
 		m.log.Error("kv request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	writeError(w, ae)

@@ -7,23 +7,24 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/trellis-cp/trellis/core/apierr"
 	"github.com/trellis-cp/trellis/core/store"
 )
 
 // checkKey applies the module's key rules: present, at most MaxKeyBytes.
 func checkKey(key string) error {
 	if key == "" {
-		return badRequest("key is required")
+		return apierr.BadRequest("key is required")
 	}
 	if len(key) > MaxKeyBytes {
-		return errorf(http.StatusBadRequest, codeKeyTooLarge, "key is %d bytes, the limit is %d", len(key), MaxKeyBytes)
+		return apierr.Errorf(http.StatusBadRequest, codeKeyTooLarge, "key is %d bytes, the limit is %d", len(key), MaxKeyBytes)
 	}
 	return nil
 }
 
 func checkValue(v string) error {
 	if len(v) > MaxValueBytes {
-		return errorf(http.StatusRequestEntityTooLarge, codeValueTooLarge, "value is %d bytes, the limit is %d", len(v), MaxValueBytes)
+		return apierr.Errorf(http.StatusRequestEntityTooLarge, codeValueTooLarge, "value is %d bytes, the limit is %d", len(v), MaxValueBytes)
 	}
 	return nil
 }
@@ -37,7 +38,7 @@ func checkPut(req *PutRequest) error {
 		return err
 	}
 	if req.TTL < 0 || req.TTL > MaxTTL {
-		return badRequest("ttl must be 0 to %d seconds, got %d", MaxTTL, req.TTL)
+		return apierr.BadRequest("ttl must be 0 to %d seconds, got %d", MaxTTL, req.TTL)
 	}
 	if req.PrevValue != nil {
 		if err := checkValue(*req.PrevValue); err != nil {
@@ -45,7 +46,7 @@ func checkPut(req *PutRequest) error {
 		}
 	}
 	if req.PrevVersion != nil && *req.PrevVersion < 0 {
-		return badRequest("prev_version must be 0 or more, got %d", *req.PrevVersion)
+		return apierr.BadRequest("prev_version must be 0 or more, got %d", *req.PrevVersion)
 	}
 	return nil
 }
@@ -74,7 +75,7 @@ func queryBool(q url.Values, name string) (bool, error) {
 	}
 	b, err := strconv.ParseBool(s)
 	if err != nil {
-		return false, badRequest("query parameter %s must be true or false, got %q", name, s)
+		return false, apierr.BadRequest("query parameter %s must be true or false, got %q", name, s)
 	}
 	return b, nil
 }
@@ -88,7 +89,7 @@ func queryRevision(q url.Values, name string) (int64, error) {
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || n < 1 {
-		return 0, badRequest("query parameter %s must be a revision (an integer of 1 or more), got %q", name, s)
+		return 0, apierr.BadRequest("query parameter %s must be a revision (an integer of 1 or more), got %q", name, s)
 	}
 	return n, nil
 }
@@ -114,7 +115,7 @@ func checkTab(r *http.Request) error {
 	case "", "default":
 		return nil
 	default:
-		return errorf(http.StatusNotFound, codeTabNotFound, "multi-cluster tabs not enabled")
+		return apierr.Errorf(http.StatusNotFound, codeTabNotFound, "multi-cluster tabs not enabled")
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trellis-cp/trellis/core/apierr"
 	"github.com/trellis-cp/trellis/core/httpx"
 	"github.com/trellis-cp/trellis/core/raft"
 	"github.com/trellis-cp/trellis/core/store"
@@ -39,14 +40,14 @@ func TestCheckPut(t *testing.T) {
 		code string
 	}{
 		{PutRequest{Key: "a"}, ""},
-		{PutRequest{Key: ""}, codeInvalid},
+		{PutRequest{Key: ""}, apierr.CodeInvalid},
 		{PutRequest{Key: strings.Repeat("k", MaxKeyBytes)}, ""},
 		{PutRequest{Key: strings.Repeat("k", MaxKeyBytes+1)}, codeKeyTooLarge},
 		{PutRequest{Key: "a", Value: strings.Repeat("v", MaxValueBytes)}, ""},
 		{PutRequest{Key: "a", Value: strings.Repeat("v", MaxValueBytes+1)}, codeValueTooLarge},
-		{PutRequest{Key: "a", TTL: -1}, codeInvalid},
-		{PutRequest{Key: "a", TTL: MaxTTL + 1}, codeInvalid},
-		{PutRequest{Key: "a", PrevVersion: &neg}, codeInvalid},
+		{PutRequest{Key: "a", TTL: -1}, apierr.CodeInvalid},
+		{PutRequest{Key: "a", TTL: MaxTTL + 1}, apierr.CodeInvalid},
+		{PutRequest{Key: "a", PrevVersion: &neg}, apierr.CodeInvalid},
 	}
 	for _, c := range cases {
 		err := checkPut(&c.req)
@@ -56,12 +57,12 @@ func TestCheckPut(t *testing.T) {
 			}
 			continue
 		}
-		if ae := toAPIError(err); err == nil || ae.code != c.code {
+		if ae := toAPIError(err); err == nil || ae.Code != c.code {
 			t.Errorf("checkPut(key %d bytes, value %d bytes, ttl %d) = %v, want code %s", len(c.req.Key), len(c.req.Value), c.req.TTL, err, c.code)
 		}
 	}
-	if ae := toAPIError(checkValue(strings.Repeat("v", MaxValueBytes+1))); ae.status != http.StatusRequestEntityTooLarge {
-		t.Errorf("value too large: status %d, want 413", ae.status)
+	if ae := toAPIError(checkValue(strings.Repeat("v", MaxValueBytes+1))); ae.Status != http.StatusRequestEntityTooLarge {
+		t.Errorf("value too large: status %d, want 413", ae.Status)
 	}
 }
 
@@ -71,20 +72,31 @@ func TestToAPIError(t *testing.T) {
 		status int
 		code   string
 	}{
-		{&httpx.BadRequestError{Msg: "unknown field"}, 400, codeInvalid},
+		{&httpx.BadRequestError{Msg: "unknown field"}, 400, apierr.CodeInvalid},
 		{httpx.ErrTooLarge, 413, codeValueTooLarge},
-		{raft.ErrNoLeader, 503, codeUnavailable},
-		{raft.ErrTimeout, 503, codeUnavailable},
-		{store.ErrCompacted, 410, codeCompacted},
-		{store.ErrFutureRevision, 400, codeFutureRevision},
+		{raft.ErrNoLeader, 503, apierr.CodeUnavailable},
+		{raft.ErrTimeout, 503, apierr.CodeUnavailable},
+		{store.ErrCompacted, 410, apierr.CodeCompacted},
+		{store.ErrFutureRevision, 400, apierr.CodeFutureRevision},
 		{store.ErrNotFound, 404, codeNotFound},
 		{store.ErrKeyTooLarge, 400, codeKeyTooLarge},
 		{store.ErrValueTooLarge, 413, codeValueTooLarge},
-		{errors.New("disk on fire"), 500, codeInternal},
+		{store.ErrNoSpace, 507, apierr.CodeNoSpace},
+		{store.ErrAlarmCorrupt, 503, apierr.CodeDataCorrupt},
+		{errors.New("disk on fire"), 500, apierr.CodeInternal},
 	}
 	for _, c := range cases {
-		if ae := toAPIError(c.err); ae.status != c.status || ae.code != c.code {
-			t.Errorf("toAPIError(%v) = %d %s, want %d %s", c.err, ae.status, ae.code, c.status, c.code)
+		if ae := toAPIError(c.err); ae.Status != c.status || ae.Code != c.code {
+			t.Errorf("toAPIError(%v) = %d %s, want %d %s", c.err, ae.Status, ae.Code, c.status, c.code)
+		}
+	}
+	// KV's alarm messages say how to clear the alarm.
+	for err, prefix := range map[error]string{
+		store.ErrNoSpace:      "database space exceeded: writes are refused until space is freed",
+		store.ErrAlarmCorrupt: "a member's data is corrupt: writes are refused until the CORRUPT alarm is disarmed",
+	} {
+		if m := toAPIError(err).Message; !strings.HasPrefix(m, prefix) {
+			t.Errorf("toAPIError(%v) message %q, want %q...", err, m, prefix)
 		}
 	}
 }
@@ -95,7 +107,7 @@ func TestQueryParams(t *testing.T) {
 		t.Errorf("revision = %d, %v", n, err)
 	}
 	for _, name := range []string{"bad", "zero"} {
-		if _, err := queryRevision(q, name); toAPIError(err).code != codeInvalid {
+		if _, err := queryRevision(q, name); toAPIError(err).Code != apierr.CodeInvalid {
 			t.Errorf("revision %q: %v, want invalid_request", q.Get(name), err)
 		}
 	}
@@ -109,7 +121,7 @@ func TestQueryParams(t *testing.T) {
 		r := httptest.NewRequest(http.MethodGet, "/api/kv/v3/get?tab_id="+id, nil)
 		if err := checkTab(r); (err == nil) != (want == nil) {
 			t.Errorf("tab_id %q: %v", id, err)
-		} else if err != nil && toAPIError(err).code != codeTabNotFound {
+		} else if err != nil && toAPIError(err).Code != codeTabNotFound {
 			t.Errorf("tab_id %q: %v, want KV_TAB_NOT_FOUND", id, err)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/trellis-cp/trellis/core/apierr"
 	"github.com/trellis-cp/trellis/core/httpx"
 	"github.com/trellis-cp/trellis/core/store"
 )
@@ -175,7 +176,7 @@ func (m *Module) v2Children(ctx context.Context, p string, rev int64, recursive 
 }
 
 func notFound(key string) error {
-	return errorf(http.StatusNotFound, codeNotFound, "key not found: %s", key)
+	return apierr.Errorf(http.StatusNotFound, codeNotFound, "key not found: %s", key)
 }
 
 // v2Get answers a file, or a directory with its direct children.
@@ -311,7 +312,7 @@ func (m *Module) v2Put(w http.ResponseWriter, r *http.Request) error {
 		httpx.JSON(w, http.StatusOK, NodeResponse{Node: n})
 		return nil
 	}
-	return errorf(http.StatusConflict, codeCompareFailed, "%s kept changing while it was written; nothing was written, try again", p)
+	return apierr.Errorf(http.StatusConflict, codeCompareFailed, "%s kept changing while it was written; nothing was written, try again", p)
 }
 
 // planV2Put turns a put into compares on the state it read and the ops
@@ -329,7 +330,7 @@ func (m *Module) planV2Put(req *PutRequest, p string, st *v2State) ([]store.Comp
 			break
 		}
 		if !isDir(kv) {
-			return nil, nil, errorf(http.StatusConflict, codeNotDir, "%s is a file, not a directory", st.paths[i])
+			return nil, nil, apierr.Errorf(http.StatusConflict, codeNotDir, "%s is a file, not a directory", st.paths[i])
 		}
 		cmps = append(cmps, ns.CmpNumber(k, store.CompareModRevision, store.Equal, kv.ModRevision))
 	}
@@ -349,9 +350,9 @@ func (m *Module) planV2Put(req *PutRequest, p string, st *v2State) ([]store.Comp
 	}
 	if target != nil && isDir(target) {
 		if req.Dir {
-			return nil, nil, errorf(http.StatusConflict, codeNotFile, "%s is already a directory", p)
+			return nil, nil, apierr.Errorf(http.StatusConflict, codeNotFile, "%s is already a directory", p)
 		}
-		return nil, nil, errorf(http.StatusConflict, codeNotFile, "%s is a directory, not a file", p)
+		return nil, nil, apierr.Errorf(http.StatusConflict, codeNotFile, "%s is a directory, not a file", p)
 	}
 	put := func(k string, rec []byte, ttl int64) error {
 		op, err := ns.PutOp(k, rec, store.PutOptions{TTL: ttlDuration(ttl)})
@@ -430,9 +431,9 @@ func (m *Module) v2Delete(w http.ResponseWriter, r *http.Request) error {
 					return err
 				}
 				if len(kids) > 0 {
-					return errorf(http.StatusConflict, codeDirNotEmpty, "directory %s is not empty; delete it with dir: true", p)
+					return apierr.Errorf(http.StatusConflict, codeDirNotEmpty, "directory %s is not empty; delete it with dir: true", p)
 				}
-				return errorf(http.StatusConflict, codeNotFile, "%s is a directory; delete it with dir: true", p)
+				return apierr.Errorf(http.StatusConflict, codeNotFile, "%s is a directory; delete it with dir: true", p)
 			}
 			ops = append(ops, m.deletePrefixOp(k+"/"))
 		}
@@ -446,7 +447,7 @@ func (m *Module) v2Delete(w http.ResponseWriter, r *http.Request) error {
 			return nil
 		}
 	}
-	return errorf(http.StatusConflict, codeCompareFailed, "%s kept changing while it was deleted; nothing was deleted, try again", p)
+	return apierr.Errorf(http.StatusConflict, codeCompareFailed, "%s kept changing while it was deleted; nothing was deleted, try again", p)
 }
 
 // writablePath cleans a v2 path a write targets; the root cannot be
@@ -457,7 +458,7 @@ func writablePath(key string) (string, error) {
 		return "", err
 	}
 	if p == "/" {
-		return "", errorf(http.StatusBadRequest, codeRootReadOnly, "the root directory is read-only")
+		return "", apierr.Errorf(http.StatusBadRequest, codeRootReadOnly, "the root directory is read-only")
 	}
 	return p, nil
 }

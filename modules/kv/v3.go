@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/trellis-cp/trellis/core/apierr"
 	"github.com/trellis-cp/trellis/core/httpx"
 	"github.com/trellis-cp/trellis/core/store"
 )
@@ -43,7 +44,7 @@ func (m *Module) v3Get(w http.ResponseWriter, r *http.Request) error {
 	}
 	kv, err := m.ns.Get(r.Context(), v3Prefix+key, ro)
 	if errors.Is(err, store.ErrNotFound) {
-		return errorf(http.StatusNotFound, codeNotFound, "key not found: %s", key)
+		return apierr.Errorf(http.StatusNotFound, codeNotFound, "key not found: %s", key)
 	}
 	if err != nil {
 		return err
@@ -98,7 +99,7 @@ func compareFailed(key string, prevValue *string, prevVersion *int64) error {
 	if prevVersion != nil {
 		want = append(want, "version")
 	}
-	return errorf(http.StatusConflict, codeCompareFailed, "compare failed: the %s of %s did not match; nothing was written",
+	return apierr.Errorf(http.StatusConflict, codeCompareFailed, "compare failed: the %s of %s did not match; nothing was written",
 		strings.Join(want, " and "), key)
 }
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/trellis-cp/trellis/core/apierr"
 	"github.com/trellis-cp/trellis/core/httpx"
 	"github.com/trellis-cp/trellis/core/store"
 )
@@ -73,7 +74,7 @@ func parseEventID(id string) (rev int64, k int, err error) {
 		}
 	}
 	if err != nil {
-		return 0, 0, badRequest("Last-Event-ID must be an id this stream sent (R or R:k), got %q", id)
+		return 0, 0, apierr.BadRequest("Last-Event-ID must be an id this stream sent (R or R:k), got %q", id)
 	}
 	return rev, k, nil
 }
@@ -135,8 +136,8 @@ func (m *Module) watch(w http.ResponseWriter, r *http.Request) {
 				// Compaction overtook the watcher, or the store is closing:
 				// say which, so the client knows whether resuming helps.
 				e := toAPIError(resp.Err)
-				if e.code != codeCompacted {
-					e = errorf(http.StatusServiceUnavailable, codeUnavailable, "watch ended: %s", resp.Err)
+				if e.Code != apierr.CodeCompacted {
+					e = apierr.Errorf(http.StatusServiceUnavailable, apierr.CodeUnavailable, "watch ended: %s", resp.Err)
 				}
 				s.fail(e)
 				return
@@ -168,8 +169,8 @@ func (s *sseWriter) comment(text string) bool {
 	return s.flush()
 }
 
-func (s *sseWriter) fail(e *apiError) {
-	b, _ := json.Marshal(ErrorResponse{Error: e.msg, Code: e.code, Message: e.msg})
+func (s *sseWriter) fail(e *apierr.Error) {
+	b, _ := json.Marshal(errorResponse(e))
 	fmt.Fprintf(s.w, "data: %s\n\n", b)
 	s.flush()
 }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/trellis-cp/trellis/core/apierr"
 	"github.com/trellis-cp/trellis/core/audit"
 	"github.com/trellis-cp/trellis/core/httpx"
 	"github.com/trellis-cp/trellis/core/store"
@@ -50,7 +51,7 @@ func (m *Module) opsDisarmAlarm(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if req.MemberID == "" || req.AlarmType == "" {
-		return opsBadRequest("member_id and alarm_type are required")
+		return apierr.BadRequest("member_id and alarm_type are required")
 	}
 	id, err := opsParseMemberID("member_id", req.MemberID)
 	if err != nil {
@@ -87,7 +88,7 @@ func opsParseAlarmType(s string) (store.AlarmType, error) {
 	case store.AlarmNoSpace, store.AlarmCorrupt:
 		return t, nil
 	}
-	return "", opsBadRequest("invalid alarm_type %q: want NOSPACE or CORRUPT", s)
+	return "", apierr.BadRequest("invalid alarm_type %q: want NOSPACE or CORRUPT", s)
 }
 
 // opsAlarmRaised reports whether any alarm is raised for member id.

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/trellis-cp/trellis/core/apierr"
 	"github.com/trellis-cp/trellis/core/audit"
 	"github.com/trellis-cp/trellis/core/httpx"
 )
@@ -22,7 +23,7 @@ var opsAuditFilters = map[string]string{
 // time, in etcdmonitor's shape.
 func (m *Module) opsAuditLogs(w http.ResponseWriter, r *http.Request) error {
 	if m.audit == nil {
-		return opsErrorf(http.StatusServiceUnavailable, opsCodeUnavailable, "the audit log is not available on this node")
+		return apierr.Errorf(http.StatusServiceUnavailable, apierr.CodeUnavailable, "the audit log is not available on this node")
 	}
 	q := r.URL.Query()
 	page, err := opsQueryInt(q.Get("page"), "page", 1)
@@ -52,7 +53,7 @@ func opsQueryInt(s, name string, def int) (int, error) {
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n <= 0 {
-		return 0, opsBadRequest("%s must be a positive integer, got %q", name, s)
+		return 0, apierr.BadRequest("%s must be a positive integer, got %q", name, s)
 	}
 	return n, nil
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/trellis-cp/trellis/core/apierr"
 	"github.com/trellis-cp/trellis/core/audit"
 	"github.com/trellis-cp/trellis/core/httpx"
 	"github.com/trellis-cp/trellis/core/store"
@@ -38,7 +39,7 @@ func (m *Module) opsCompact(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if req.RetainCount == nil || *req.RetainCount <= 0 {
-		return opsBadRequest("retain_count must be a positive integer")
+		return apierr.BadRequest("retain_count must be a positive integer")
 	}
 	retain := *req.RetainCount
 	ctx, cancel := context.WithTimeout(r.Context(), opsCompactTimeout)
@@ -52,13 +53,13 @@ func (m *Module) opsCompact(w http.ResponseWriter, r *http.Request) error {
 	audit.SetTarget(r.Context(), "cluster")
 	audit.SetParams(r.Context(), map[string]any{"retain_count": retain, "physical": req.Physical, "target_revision": target})
 	if target <= 0 {
-		return opsBadRequest("retain_count is too large, computed target revision is non-positive").
-			with("current_revision", current, "retain_count", retain)
+		return apierr.BadRequest("retain_count is too large, computed target revision is non-positive").
+			With("current_revision", current, "retain_count", retain)
 	}
 	if compacted := m.maint.CompactedRevision(); target <= compacted {
-		return opsErrorf(http.StatusConflict, opsCodeCompacted,
+		return apierr.Errorf(http.StatusConflict, apierr.CodeCompacted,
 			"revision %d is already compacted (oldest readable revision %d)", target, compacted).
-			with("current_revision", current, "compact_revision", compacted, "retain_count", retain)
+			With("current_revision", current, "compact_revision", compacted, "retain_count", retain)
 	}
 	m.log.Info("compact started", "current_revision", current, "target_revision", target, "physical", req.Physical)
 	start := time.Now()
@@ -69,8 +70,8 @@ func (m *Module) opsCompact(w http.ResponseWriter, r *http.Request) error {
 	if err := compact(ctx, target); err != nil {
 		m.log.Warn("compact failed", "target_revision", target, "duration_ms", opsSince(start), "err", err)
 		if errors.Is(err, store.ErrCompacted) {
-			return opsErrorf(http.StatusConflict, opsCodeCompacted, "%s", err).
-				with("current_revision", current, "compact_revision", m.maint.CompactedRevision(), "retain_count", retain)
+			return apierr.Errorf(http.StatusConflict, apierr.CodeCompacted, "%s", err).
+				With("current_revision", current, "compact_revision", m.maint.CompactedRevision(), "retain_count", retain)
 		}
 		return fmt.Errorf("compact to %d: %w", target, err)
 	}

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/trellis-cp/trellis/core/apierr"
 	"github.com/trellis-cp/trellis/core/audit"
 	"github.com/trellis-cp/trellis/core/httpx"
 	"github.com/trellis-cp/trellis/core/store"
@@ -104,13 +105,13 @@ func (m *Module) opsHashRevision(ctx context.Context, asked *int64) (int64, erro
 	rev := *asked
 	switch compacted := m.maint.CompactedRevision(); {
 	case rev <= 0:
-		return 0, opsBadRequest("revision must be a positive integer, got %d", rev)
+		return 0, apierr.BadRequest("revision must be a positive integer, got %d", rev)
 	case rev > current:
-		return 0, opsErrorf(http.StatusBadRequest, opsCodeFuture, "revision %d is in the future (current revision %d)", rev, current).
-			with("current_revision", current)
+		return 0, apierr.Errorf(http.StatusBadRequest, apierr.CodeFutureRevision, "revision %d is in the future (current revision %d)", rev, current).
+			With("current_revision", current)
 	case rev < compacted:
-		return 0, opsErrorf(http.StatusGone, opsCodeCompacted, "revision %d has been compacted (oldest readable revision %d)", rev, compacted).
-			with("compact_revision", compacted)
+		return 0, apierr.Errorf(http.StatusGone, apierr.CodeCompacted, "revision %d has been compacted (oldest readable revision %d)", rev, compacted).
+			With("compact_revision", compacted)
 	}
 	return rev, nil
 }

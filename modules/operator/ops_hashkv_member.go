@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/trellis-cp/trellis/core/apierr"
 	"github.com/trellis-cp/trellis/core/auth"
 	"github.com/trellis-cp/trellis/core/httpx"
 	"github.com/trellis-cp/trellis/core/raft"
@@ -90,12 +91,12 @@ func (m *Module) opsMemberHashKV(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		if id != m.self {
-			return opsErrorf(http.StatusMisdirectedRequest, opsCodeMisdirected, "this is member %d, not %d", m.self, id)
+			return apierr.Errorf(http.StatusMisdirectedRequest, opsCodeMisdirected, "this is member %d, not %d", m.self, id)
 		}
 	}
 	rev, err := strconv.ParseInt(q.Get("revision"), 10, 64)
 	if err != nil || rev <= 0 {
-		return opsBadRequest("revision must be a positive integer, got %q", q.Get("revision"))
+		return apierr.BadRequest("revision must be a positive integer, got %q", q.Get("revision"))
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), opsHashKVTimeout)
 	defer cancel()

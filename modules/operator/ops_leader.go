@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/trellis-cp/trellis/core/apierr"
 	"github.com/trellis-cp/trellis/core/audit"
 	"github.com/trellis-cp/trellis/core/httpx"
 )
@@ -41,7 +42,7 @@ func (m *Module) opsMoveLeader(w http.ResponseWriter, r *http.Request) error {
 	}
 	name := opsMemberName(mem)
 	if mem.Learner {
-		return opsBadRequest("member %s (%d) is a learner and cannot lead", name, id)
+		return apierr.BadRequest("member %s (%d) is a learner and cannot lead", name, id)
 	}
 	audit.SetTarget(r.Context(), name)
 	m.log.Info("move leader started", "target", name, "target_id", id, "leader", m.cluster.Leader())

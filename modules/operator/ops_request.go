@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/trellis-cp/trellis/core/apierr"
 	"github.com/trellis-cp/trellis/core/httpx"
 	"github.com/trellis-cp/trellis/core/raft"
 )
@@ -34,7 +35,7 @@ func opsDecode(w http.ResponseWriter, r *http.Request, dst any, optional bool) e
 		return fmt.Errorf("%w: limit is %d bytes", httpx.ErrTooLarge, limit)
 	}
 	if err != nil {
-		return opsBadRequest("cannot read the request body: %s", err)
+		return apierr.BadRequest("cannot read the request body: %s", err)
 	}
 	reset := func() {
 		r.Body = io.NopCloser(bytes.NewReader(raw))
@@ -52,14 +53,14 @@ func opsDecode(w http.ResponseWriter, r *http.Request, dst any, optional bool) e
 // frontend sends it. field names it in the messages.
 func opsParseMemberID(field, s string) (uint64, error) {
 	if s == "" {
-		return 0, opsBadRequest("%s is required", field)
+		return 0, apierr.BadRequest("%s is required", field)
 	}
 	id, err := strconv.ParseUint(s, 10, 64)
 	if err != nil || id == 0 {
 		if err == nil {
 			err = errors.New("member ids start at 1")
 		}
-		return 0, opsBadRequest("invalid member_id: %q: %v", s, err)
+		return 0, apierr.BadRequest("invalid member_id: %q: %v", s, err)
 	}
 	return id, nil
 }
@@ -71,7 +72,7 @@ func (m *Module) opsMember(id uint64) (raft.Member, error) {
 			return mem, nil
 		}
 	}
-	return raft.Member{}, opsErrorf(http.StatusBadRequest, opsCodeMemberUnknown, "member not found: %d", id)
+	return raft.Member{}, apierr.Errorf(http.StatusBadRequest, opsCodeMemberUnknown, "member not found: %d", id)
 }
 
 // opsMemberName is a member's display name: its announced name, or
@@ -101,7 +102,7 @@ func (m *Module) opsForward(w http.ResponseWriter, r *http.Request, id uint64) (
 		return false, nil
 	}
 	if m.peers.Forwarded(r) {
-		return false, opsErrorf(http.StatusMisdirectedRequest, opsCodeMisdirected,
+		return false, apierr.Errorf(http.StatusMisdirectedRequest, opsCodeMisdirected,
 			"member %d received a forwarded request meant for member %d", m.self, id)
 	}
 	m.peers.Forward(w, r, id)

@@ -100,7 +100,7 @@ func (m *Module) opsRecordSnapshot(r *http.Request, id uint64, name string, star
 		ClientAddr: r.RemoteAddr,
 	}
 	if err != nil {
-		e.Status = toOpsError(err).status
+		e.Status = toOpsError(err).Status
 		if sent > 0 {
 			e.Status = http.StatusOK // the header was already sent
 		}
