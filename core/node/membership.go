@@ -8,10 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 
@@ -75,26 +79,81 @@ func (n *Node) listMembers(w http.ResponseWriter, r *http.Request) {
 }
 
 func (n *Node) handleJoin(w http.ResponseWriter, r *http.Request) {
+	serveJoin(w, r, n.store.Raft(), n.logger)
+}
+
+// memberAdder is the side of raft a join needs; *raft.Node is one.
+type memberAdder interface {
+	AddMember(ctx context.Context, m raft.Member) ([]raft.Member, error)
+	Leader() uint64
+}
+
+// serveJoin answers POST /raft/join: the body is checked before anything
+// is proposed, so a member that nobody could reach never enters the
+// member table.
+func serveJoin(w http.ResponseWriter, r *http.Request, rn memberAdder, logger *slog.Logger) {
 	var req joinRequest
 	if err := httpx.DecodeJSON(w, r, &req); err != nil {
 		writeDecodeError(w, r, err)
 		return
 	}
-	switch {
-	case req.ID == 0:
-		httpx.Error(w, r, http.StatusBadRequest, "id: required, a positive integer")
-		return
-	case req.PeerAddr == "":
-		httpx.Error(w, r, http.StatusBadRequest, "peer_addr: required")
+	if err := req.check(); err != nil {
+		httpx.Error(w, r, http.StatusBadRequest, err.Error())
 		return
 	}
-	members, err := n.store.Raft().AddMember(r.Context(), raft.Member{ID: req.ID, Name: req.Name, PeerAddr: req.PeerAddr, HTTPAddr: req.HTTPAddr})
+	members, err := rn.AddMember(r.Context(), raft.Member{ID: req.ID, Name: req.Name, PeerAddr: req.PeerAddr, HTTPAddr: req.HTTPAddr})
 	if err != nil {
 		writeRaftError(w, r, err)
 		return
 	}
-	n.logger.Info("member joined as learner", "module", "raft", "id", req.ID, "peer_addr", req.PeerAddr)
-	httpx.JSON(w, http.StatusOK, membersResponse{Leader: n.store.Raft().Leader(), Members: members})
+	logger.Info("member joined as learner", "module", "raft", "id", req.ID, "peer_addr", req.PeerAddr)
+	httpx.JSON(w, http.StatusOK, membersResponse{Leader: rn.Leader(), Members: members})
+}
+
+// check validates a join body: an id, a raft address the other members
+// can dial (a host and a non-zero port), and an HTTP address, when given,
+// of the form HOST:PORT (a joining node sends its listen address, which
+// may leave the host empty; it announces the real one once running).
+func (req *joinRequest) check() error {
+	if req.ID == 0 {
+		return errors.New("id: required, a positive integer")
+	}
+	if req.PeerAddr == "" {
+		return errors.New("peer_addr: required")
+	}
+	if err := checkHostPort(req.PeerAddr, true); err != nil {
+		return fmt.Errorf("peer_addr: %w", err)
+	}
+	if req.HTTPAddr != "" {
+		if err := checkHostPort(req.HTTPAddr, false); err != nil {
+			return fmt.Errorf("http_addr: %w", err)
+		}
+	}
+	return nil
+}
+
+// checkHostPort checks a HOST:PORT address as the config does: a listen
+// address may leave the host empty and use port 0; one that other nodes
+// dial (dial true) needs both.
+func checkHostPort(s string, dial bool) error {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil || !utf8.ValidString(host) || strings.ContainsFunc(host, badHostRune) {
+		return fmt.Errorf("%q is not HOST:PORT", s)
+	}
+	p, err := strconv.ParseUint(port, 10, 16)
+	if err != nil {
+		return fmt.Errorf("%q is not HOST:PORT (port must be a number 0-65535)", s)
+	}
+	if dial && (host == "" || p == 0) {
+		return fmt.Errorf("%q is not HOST:PORT (other nodes need a host and a non-zero port to reach it)", s)
+	}
+	return nil
+}
+
+// badHostRune: spaces, control characters and slashes have no place in a
+// host name or address.
+func badHostRune(r rune) bool {
+	return r == ' ' || r == '/' || unicode.IsControl(r)
 }
 
 func (n *Node) removeMember(w http.ResponseWriter, r *http.Request) {
