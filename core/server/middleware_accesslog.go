@@ -54,15 +54,17 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 			}
 			route := routePattern(r)
 			level := accessLevel(route, status)
-			s.log.LogAttrs(r.Context(), level, "request",
-				slog.String("method", r.Method),
-				slog.String("path", r.URL.Path),
-				slog.String("route", route),
-				slog.Int("status", status),
-				slog.Int64("bytes", rec.bytes),
-				slog.Duration("duration", time.Since(start)),
-				slog.String("request_id", httpx.RequestID(r.Context())),
-				slog.String("remote", r.RemoteAddr))
+			if s.log.Enabled(r.Context(), level) {
+				s.log.LogAttrs(r.Context(), level, "request",
+					slog.String("method", r.Method),
+					slog.String("path", r.URL.Path),
+					slog.String("route", route),
+					slog.Int("status", status),
+					slog.Int64("bytes", rec.bytes),
+					slog.Duration("duration", time.Since(start)),
+					slog.String("request_id", httpx.RequestID(r.Context())),
+					slog.String("remote", r.RemoteAddr))
+			}
 			if p != nil {
 				panic(p)
 			}

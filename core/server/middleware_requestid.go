@@ -3,6 +3,8 @@ package server
 import (
 	"crypto/rand"
 	"net/http"
+	"strconv"
+	"sync/atomic"
 
 	"github.com/trellis-cp/trellis/core/httpx"
 )
@@ -21,7 +23,7 @@ func requestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get(HeaderRequestID)
 		if !validRequestID(id) {
-			id = rand.Text()
+			id = newRequestID()
 		}
 		w.Header().Set(HeaderRequestID, id)
 		next.ServeHTTP(w, r.WithContext(httpx.WithRequestID(r.Context(), id)))
@@ -40,4 +42,16 @@ func validRequestID(id string) bool {
 		}
 	}
 	return true
+}
+
+// Request ids made here are a random prefix drawn once per process and a
+// counter: unique across nodes and restarts without a getrandom call per
+// request (an id names a request in the logs, it guards nothing).
+var (
+	requestIDPrefix = rand.Text()[:12] + "-"
+	requestIDSeq    atomic.Uint64
+)
+
+func newRequestID() string {
+	return requestIDPrefix + strconv.FormatUint(requestIDSeq.Add(1), 36)
 }
