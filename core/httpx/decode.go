@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 )
 
@@ -124,9 +125,14 @@ func classify(err error) error {
 		return err
 	}
 	// DisallowUnknownFields reports with an untyped error; its text is the
-	// only way to recognise it.
+	// only way to recognise it. The name in it is Go-quoted (%q): unquote
+	// it, or a name with a quote, backslash or control character would be
+	// reported escaped, and escaped again in Msg.
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		field := strings.Trim(name, `"`)
+		field, uerr := strconv.Unquote(name)
+		if uerr != nil {
+			field = strings.Trim(name, `"`)
+		}
 		return &BadRequestError{Field: field, Msg: fmt.Sprintf("unknown field %q", field), Err: err}
 	}
 	return &BadRequestError{Msg: "invalid JSON: " + strings.TrimPrefix(err.Error(), "json: "), Err: err}
