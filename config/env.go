@@ -19,6 +19,12 @@ const envPrefix = "TRELLIS_"
 // ignores them so one shell can run both.
 var ClientVariables = []string{"TRELLIS_ENDPOINT", "TRELLIS_TOKEN", "TRELLIS_PASSWORD", "TRELLIS_NEW_PASSWORD"}
 
+// ProcessVariables are TRELLIS_* variables other parts of the server
+// process read; they are not config keys either. TRELLIS_FAILPOINTS arms
+// the failpoints of a binary built with the failpoints tag
+// (core/internal/failpoint); other builds ignore it.
+var ProcessVariables = []string{"TRELLIS_FAILPOINTS"}
+
 // envLayer reads TRELLIS_* variables from environ.
 //
 // Keys contain underscores (raft.snapshot_count), so a variable name cannot
@@ -34,7 +40,7 @@ func envLayer(environ []string, modules []string) (layer, error) {
 		Prefix:      envPrefix,
 		EnvironFunc: func() []string { return environ },
 		TransformFunc: func(name, value string) (string, any) {
-			if slices.Contains(ClientVariables, name) {
+			if slices.Contains(ClientVariables, name) || slices.Contains(ProcessVariables, name) {
 				return "", nil
 			}
 			key, ok := envKey(name, modules)
