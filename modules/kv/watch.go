@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -66,6 +67,11 @@ func parseEventID(id string) (rev int64, k int, err error) {
 	rev, err = strconv.ParseInt(rs, 10, 64)
 	if err == nil && rev < 1 {
 		err = errors.New("revision below 1")
+	}
+	// "R" resumes at R+1, which must not overflow (an id this stream
+	// never wrote: no store reaches that revision).
+	if err == nil && !partial && rev == math.MaxInt64 {
+		err = errors.New("revision out of range")
 	}
 	if err == nil && partial {
 		k, err = strconv.Atoi(ks)
