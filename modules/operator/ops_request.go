@@ -43,10 +43,13 @@ func opsDecode(w http.ResponseWriter, r *http.Request, dst any, optional bool) e
 	}
 	reset()
 	defer reset()
-	if optional && len(bytes.TrimSpace(raw)) == 0 {
+	// Empty is DecodeJSON's empty: nothing but JSON whitespace. (A body of
+	// other Unicode spaces, "\f" say, is not JSON and not empty.)
+	err = httpx.DecodeJSON(w, r, dst)
+	if optional && errors.Is(err, httpx.ErrEmptyBody) {
 		return nil
 	}
-	return httpx.DecodeJSON(w, r, dst)
+	return err
 }
 
 // opsParseMemberID reads a member id, a decimal string as etcdmonitor's
