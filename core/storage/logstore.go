@@ -71,16 +71,22 @@ func (s *LogStore) load() error {
 		} else if !errors.Is(err, badger.ErrKeyNotFound) {
 			return err
 		}
+		var hs raftpb.HardState
 		if item, err := txn.Get(keyHardState); err == nil {
-			var hs raftpb.HardState
 			if err := item.Value(hs.Unmarshal); err != nil {
 				return fmt.Errorf("decode hard state: %w", err)
 			}
+		} else if !errors.Is(err, badger.ErrKeyNotFound) {
+			return err
+		}
+		// A log written before SaveSnapshot raised the hard state with the
+		// snapshot may hold a commit index below it (a crash between the
+		// two); raft refuses to start from that, and the snapshot is
+		// committed state, so its index is committed.
+		if hs = coverSnapshot(hs, s.snapshotMeta()); !raft.IsEmptyHardState(hs) {
 			if err := s.mem.SetHardState(hs); err != nil {
 				return err
 			}
-		} else if !errors.Is(err, badger.ErrKeyNotFound) {
-			return err
 		}
 		first, _ := s.mem.FirstIndex()
 		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 256, Prefix: prefixEntry})
@@ -170,25 +176,84 @@ func (s *LogStore) sync() error {
 	return nil
 }
 
-// SaveSnapshot durably records a snapshot (received from the leader or made
-// locally) and makes it the base of the in-memory log.
+// SaveSnapshot durably records a snapshot received from the leader (or
+// made by an offline restore) and makes it the base of the in-memory log,
+// which it replaces. One synced write batch holds the snapshot, the removal
+// of the entries it replaces and a hard state raised to cover it (commit at
+// least the snapshot's index, term at least its term): a crash right after
+// it never leaves a snapshot ahead of the stored commit index, which raft
+// refuses to restart from ("state.commit is out of range"), nor the old
+// entries beside it. A snapshot older than the current one is ignored.
 func (s *LogStore) SaveSnapshot(snap raftpb.Snapshot) error {
 	if raft.IsEmptySnap(snap) {
 		return nil
 	}
-	if err := s.persistSnapshot(snap); err != nil {
+	if cur, _ := s.mem.Snapshot(); snap.Metadata.Index <= cur.Metadata.Index {
+		return nil
+	}
+	old, _, _ := s.mem.InitialState()
+	hs := coverSnapshot(old, snap.Metadata)
+	b, err := snap.Marshal()
+	if err != nil {
 		return err
+	}
+	wb := s.db.NewWriteBatch()
+	defer wb.Cancel()
+	if err := wb.Set(keySnapshot, b); err != nil {
+		return err
+	}
+	if !raft.IsEmptyHardState(hs) {
+		hb, err := hs.Marshal()
+		if err != nil {
+			return err
+		}
+		if err := wb.Set(keyHardState, hb); err != nil {
+			return err
+		}
 	}
 	first, _ := s.mem.FirstIndex()
 	last, _ := s.mem.LastIndex()
-	if err := s.mem.ApplySnapshot(snap); err != nil {
-		if errors.Is(err, raft.ErrSnapOutOfDate) {
-			return nil
+	for i := first - 1; i <= last; i++ {
+		if err := wb.Delete(entryKey(i)); err != nil {
+			return err
 		}
+	}
+	if err := wb.Flush(); err != nil {
+		return fmt.Errorf("storage: save snapshot: %w", err)
+	}
+	if err := s.sync(); err != nil {
+		return err
+	}
+	if err := s.mem.ApplySnapshot(snap); err != nil {
 		return fmt.Errorf("storage: apply snapshot to memory log: %w", err)
 	}
-	// The snapshot replaces the whole log: drop what was on disk.
-	return s.deleteRange(first-1, last+1)
+	if !raft.IsEmptyHardState(hs) {
+		return s.mem.SetHardState(hs)
+	}
+	return nil
+}
+
+// coverSnapshot raises a hard state so it covers a snapshot: a snapshot is
+// committed state, so the commit index is at least its index, and the
+// current term at least its term (a vote cast in an older term does not
+// carry over to a newer one).
+func coverSnapshot(hs raftpb.HardState, meta raftpb.SnapshotMetadata) raftpb.HardState {
+	if meta.Index == 0 {
+		return hs
+	}
+	if hs.Term < meta.Term {
+		hs.Term, hs.Vote = meta.Term, 0
+	}
+	if hs.Commit < meta.Index {
+		hs.Commit = meta.Index
+	}
+	return hs
+}
+
+// snapshotMeta is the metadata of the in-memory log's snapshot.
+func (s *LogStore) snapshotMeta() raftpb.SnapshotMetadata {
+	snap, _ := s.mem.Snapshot()
+	return snap.Metadata
 }
 
 func (s *LogStore) persistSnapshot(snap raftpb.Snapshot) error {
