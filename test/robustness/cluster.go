@@ -403,13 +403,20 @@ func (c *Cluster) allNodes() []*Node {
 	return out
 }
 
-// LogTail is the last max bytes of n's log.
+// LogTail is the last max bytes of n's log, without the access log's
+// lines (msg=request), which would drown everything else.
 func (c *Cluster) LogTail(n *Node, max int) string {
 	b, _ := os.ReadFile(n.LogPath)
-	if len(b) > max {
-		b = b[len(b)-max:]
+	var out []byte
+	for _, line := range bytes.SplitAfter(b, []byte("\n")) {
+		if !bytes.Contains(line, []byte(" msg=request ")) {
+			out = append(out, line...)
+		}
 	}
-	return string(b)
+	if len(out) > max {
+		out = out[len(out)-max:]
+	}
+	return string(out)
 }
 
 // LogContains reports whether n's log has s in it.
@@ -551,10 +558,15 @@ func (c *Cluster) waitLeader(d time.Duration) (*Node, error) {
 }
 
 func (c *Cluster) agreedLeader() (*Node, string) {
+	return c.leaderOf(c.Running())
+}
+
+// leaderOf is the leader the given nodes agree on (nil and why not when
+// they do not).
+func (c *Cluster) leaderOf(running []*Node) (*Node, string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var lead uint64
-	running := c.Running()
 	if len(running) == 0 {
 		return nil, "no node running"
 	}

@@ -2,6 +2,7 @@ package robustness
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -193,21 +194,38 @@ func SnapshotFault(failpoint string) Fault {
 				return err
 			}
 			defer func() { n.Env = nil }()
+			// Isolated before it has caught up, it could not even
+			// check the harness's session.
+			if err := e.C.HealthCheck(time.Minute); err != nil {
+				return err
+			}
 		}
 		e.note("blackhole follower %d until it is %d revisions behind", n.ID, behindBy)
 		e.C.Net.Isolate(n.ID, ids(e.C.Nodes()), LinkFault{Kind: Blackhole})
+		var others []*Node
+		for _, o := range e.C.Running() {
+			if o != n {
+				others = append(others, o)
+			}
+		}
 		deadline := time.Now().Add(2 * time.Minute)
 		for {
-			lead := e.C.Leader()
-			lr, err1 := e.C.revision(ctx, lead)
-			fr, err2 := e.C.revision(ctx, n)
+			var lr, fr int64
+			var err1, err2 error
+			lead, why := e.C.leaderOf(others)
+			if lead == nil {
+				err1 = errors.New(why)
+			} else {
+				lr, err1 = e.C.revision(ctx, lead)
+			}
+			fr, err2 = e.C.revision(ctx, n)
 			if err1 == nil && err2 == nil && lr-fr > behindBy {
 				e.note("leader %d at %d, follower %d at %d", lead.ID, lr, n.ID, fr)
 				break
 			}
 			if time.Now().After(deadline) {
 				e.C.Net.HealAll()
-				return fmt.Errorf("follower %d never fell %d behind (leader %d: %v, follower: %v)", n.ID, behindBy, lr, err1, err2)
+				return fmt.Errorf("follower %d never fell %d behind (leader at %d: %v, follower at %d: %v)", n.ID, behindBy, lr, err1, fr, err2)
 			}
 			if err := sleep(ctx, 200*time.Millisecond); err != nil {
 				return err
@@ -247,10 +265,11 @@ func (c *Cluster) diedAt(n *Node, point string) bool {
 	return !n.Running() && strings.Contains(c.LogTail(n, 4096), "failpoint "+point+": killing the process")
 }
 
-// revision is n's applied revision.
+// revision is n's applied revision. ?stale lets the session check use
+// the node's cache, so a node cut off from the leader answers too.
 func (c *Cluster) revision(ctx context.Context, n *Node) (int64, error) {
 	var v revisionView
-	err := c.Do(ctx, n, http.MethodGet, "/api/ops/compact/revision", nil, &v)
+	err := c.Do(ctx, n, http.MethodGet, "/api/ops/compact/revision?stale", nil, &v)
 	return v.Revision, err
 }
 

@@ -68,6 +68,17 @@ func RunScenario(t testing.TB, bin string, sc Scenario, reportDir string) Result
 	}
 	cancel()
 	c.Net.HealAll()
+	// A fault that failed part-way may leave a node down; the checks
+	// still want the whole cluster.
+	for _, n := range c.Nodes() {
+		if !n.Running() {
+			n.Env = nil
+			env.note("harness: node %d was down after the fault; restarting it", n.ID)
+			if err := c.StartErr(n); err != nil {
+				res.Failures = append(res.Failures, fmt.Sprintf("node %d cannot restart: %v\n%s", n.ID, err, c.LogTail(n, 3000)))
+			}
+		}
+	}
 	h.SetPhase(PhaseAfter)
 	time.Sleep(sc.After)
 	tr.Stop()
