@@ -2,18 +2,22 @@
 #
 #   make build    bin/trellis and bin/plugins/*.wasm
 #   make run      build, then start a one-node cluster with all modules (data in ./data)
-#   make test     build, then the whole test suite, then the race detector on core/ and config/
+#   make test     build, then the whole test suite, then the race detector on core/ and config/,
+#                 then every fuzz target for TEST_FUZZTIME
 #   make bench    build, then the store benchmark (test/bench) and the KV-over-HTTP
 #                 load driver (test/loadkv; compares with etcd when it is installed)
 #   make bench-deps  install Debian's etcd-server for the comparison (apt-get, root or sudo)
 #   make lint     gofmt, go vet and staticcheck
-#   make fuzz     every Fuzz target for FUZZTIME each
+#   make fuzz     every Fuzz target for FUZZTIME each (scripts/fuzz.sh)
 #   make clean    remove bin/
 #
 # Variables: VERSION (default: git describe), TESTFLAGS (extra go test flags,
 # e.g. TESTFLAGS='-run TestCluster -v'), RUNFLAGS (extra `trellis serve`
 # flags), BENCHFLAGS (flags for the store benchmark), LOADFLAGS (flags for the
-# KV load driver, e.g. LOADFLAGS='-duration 5s -nodes 3'), FUZZTIME (default 30s).
+# KV load driver, e.g. LOADFLAGS='-duration 5s -nodes 3'), FUZZTIME (per fuzz
+# target in make fuzz: a duration, default 30s, or an input count like 5000x),
+# TEST_FUZZTIME (the same in make test, default 2s), FUZZFLAGS (extra go test
+# flags for fuzzing, e.g. '-parallel 1').
 
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -32,6 +36,8 @@ BENCH_DEBS ?= etcd-server
 # apt-get needs root: sudo unless make already runs as root.
 SUDO ?= $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 FUZZTIME ?= 30s
+TEST_FUZZTIME ?= 2s
+FUZZFLAGS ?=
 STATICCHECK_VERSION ?= v0.8.2
 
 # Every plugins/<name>/ with a main.go is built to bin/plugins/<name>.wasm.
@@ -55,6 +61,7 @@ run: build
 test: build
 	$(GO) test -count=1 -timeout 15m $(TESTFLAGS) ./...
 	$(GO) test -race -count=1 -timeout 15m $(TESTFLAGS) ./core/... ./config/...
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(TEST_FUZZTIME)
 
 bench: build
 	$(GO) run ./test/bench $(BENCHFLAGS)
@@ -73,17 +80,11 @@ lint:
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
-# Fuzz targets are found with `go test -list`, package by package (only the
-# packages whose tests contain a Fuzz function are compiled for the list).
+# Every fuzz target, found rather than listed, for FUZZTIME each; a failing
+# input is written to the package's testdata/fuzz/<Target>/. See the script
+# for how it tells a found failure from Go's fuzz-coordinator deadline race.
 fuzz:
-	@$(GO) list -f '{{.Dir}} {{.ImportPath}}' ./... | while read -r dir pkg; do \
-		grep -qs '^func Fuzz' "$$dir"/*_test.go || continue; \
-		list=$$($(GO) test -list '^Fuzz' "$$pkg"); \
-		for t in $$(grep '^Fuzz' <<<"$$list" || true); do \
-			echo "== $$pkg $$t ($(FUZZTIME))"; \
-			$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) "$$pkg"; \
-		done; \
-	done
+	@GO='$(GO)' FUZZTIME='$(FUZZTIME)' FUZZFLAGS='$(FUZZFLAGS)' ./scripts/fuzz.sh
 
 clean:
 	rm -rf bin
