@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"math"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/pb"
 
 	"github.com/trellis-cp/trellis/core/internal/failpoint"
 )
@@ -60,15 +62,37 @@ func (s *StateDB) WriteSnapshot(ctx context.Context, w io.Writer, ts uint64) err
 }
 
 // RestoreSnapshot replaces the whole state with a snapshot written by
-// WriteSnapshot. The caller guarantees nothing else writes meanwhile.
-func (s *StateDB) RestoreSnapshot(r io.Reader) error {
+// WriteSnapshot, except the key hold: its versions are left out and the
+// newest one's value is returned (nil when the stream has none), for the
+// caller to write once everything else is loaded and synced. That key can
+// thus mark a complete restore: the stream's key ranges arrive in no
+// particular order, and a crash part-way through would otherwise leave
+// any subset of the state behind, that key included. The caller guarantees
+// nothing else writes meanwhile.
+func (s *StateDB) RestoreSnapshot(r io.Reader, hold []byte) ([]byte, error) {
 	if err := s.db.DropAll(); err != nil {
-		return fmt.Errorf("storage: clear state for snapshot: %w", err)
+		return nil, fmt.Errorf("storage: clear state for snapshot: %w", err)
 	}
-	if err := s.db.Load(bufio.NewReaderSize(failpointReader{r}, 256<<10), 256); err != nil {
-		return fmt.Errorf("storage: load snapshot: %w", err)
+	var held []byte
+	var heldVersion uint64
+	ldr := s.db.NewKVLoader(256)
+	err := decodeBackup(failpointReader{r}, func(kv *pb.KV) error {
+		if hold != nil && bytes.Equal(kv.Key, hold) {
+			if held == nil || kv.Version >= heldVersion {
+				held, heldVersion = kv.Value, kv.Version
+			}
+			return nil
+		}
+		return ldr.Set(kv)
+	})
+	if err != nil {
+		ldr.Finish()
+		return nil, err
 	}
-	return s.Sync()
+	if err := ldr.Finish(); err != nil {
+		return nil, fmt.Errorf("storage: load snapshot: %w", err)
+	}
+	return held, s.Sync()
 }
 
 // SetDiscardTs lets Badger drop versions older than ts during compaction.

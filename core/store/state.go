@@ -179,21 +179,36 @@ func (sm *stateMachine) WriteSnapshot(ctx context.Context, w io.Writer, index ui
 func (sm *stateMachine) RestoreSnapshot(r io.Reader, index uint64) error {
 	sm.writeMu.Lock()
 	defer sm.writeMu.Unlock()
-	if err := sm.db.RestoreSnapshot(r); err != nil {
+	// The applied index is held back from the load and written last, once
+	// the rest is synced: a crash part-way through the load leaves no
+	// applied index, so the next start finds the state behind the raft
+	// log's snapshot and restores from the file again, instead of taking
+	// part of the state for all of it.
+	applied, err := sm.db.RestoreSnapshot(r, metaApplied)
+	if err != nil {
 		return err
+	}
+	if len(applied) != 8 {
+		return fmt.Errorf("store: snapshot %d carries no applied index", index)
 	}
 	// The snapshot holds each key's version as of index, not the versions
 	// before it: reads below index are refused on this node from now on.
 	// The change log came whole, so watches keep their full history. The
-	// floor is stored before loadMeta publishes the new applied index, so
-	// nobody sees the new state without it.
+	// floor is stored with the applied index, before loadMeta publishes
+	// it, so nobody sees the new state without it.
 	txn := sm.db.DB().NewTransactionAt(index, true)
 	defer txn.Discard()
 	if err := txn.Set(metaReadFloor, u64bytes(index)); err != nil {
 		return err
 	}
+	if err := txn.Set(metaApplied, applied); err != nil {
+		return err
+	}
 	if err := txn.CommitAt(index, nil); err != nil {
-		return fmt.Errorf("store: record read floor: %w", err)
+		return fmt.Errorf("store: record applied index and read floor: %w", err)
+	}
+	if err := sm.db.Sync(); err != nil {
+		return err
 	}
 	sm.readFloor.Store(int64(index))
 	if err := sm.loadMeta(); err != nil {
