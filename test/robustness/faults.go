@@ -20,6 +20,9 @@ type Fault struct {
 	// Env is added to every node's configuration for the scenario (e.g.
 	// frequent snapshots).
 	Env []string
+	// Preload is how many bytes of filler keys are written before the
+	// traffic starts (big snapshots for the snapshot-restore failpoint).
+	Preload int
 	Run func(ctx context.Context, e *FaultEnv) error
 }
 
@@ -178,13 +181,14 @@ const behindBy = 600
 // waits until it has installed a snapshot from the leader. With failpoint
 // set, the follower runs with that failpoint armed (e.g.
 // raftBeforeSnapshotRestore=kill): it must die while installing, and is
-// restarted without it.
-func SnapshotFault(failpoint string) Fault {
+// restarted without it. preload bytes of filler make the snapshot big
+// (many reads of the file, several of the loader's write batches).
+func SnapshotFault(failpoint string, preload int) Fault {
 	name := "snapshot-catch-up"
 	if failpoint != "" {
 		name = "snapshot-" + failpointName(failpoint)
 	}
-	return Fault{Name: name, Env: snapshotEnv, Run: func(ctx context.Context, e *FaultEnv) error {
+	return Fault{Name: name, Env: snapshotEnv, Preload: preload, Run: func(ctx context.Context, e *FaultEnv) error {
 		n := e.C.Follower()
 		if failpoint != "" {
 			e.note("restart follower %d with %s", n.ID, failpoint)

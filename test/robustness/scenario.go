@@ -56,6 +56,11 @@ func RunScenario(t testing.TB, bin string, sc Scenario, reportDir string) Result
 	if err := c.HealthCheck(time.Minute); err != nil {
 		t.Fatalf("cluster unhealthy before the fault: %v", err)
 	}
+	if sc.Fault.Preload > 0 {
+		if err := c.Preload(sc.Fault.Preload); err != nil {
+			t.Fatalf("preload: %v", err)
+		}
+	}
 	h := NewHistory()
 	tr := StartTraffic(c, h, sc.Traffic)
 	time.Sleep(sc.Before)
@@ -140,6 +145,24 @@ func (c *Cluster) HealthCheck(d time.Duration) error {
 				return fmt.Errorf("node %d: health put %s %s, get %s %s", n.ID, put.Outcome, put.Err, get.Outcome, get.Err)
 			}
 			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	return nil
+}
+
+// Preload writes about bytes of filler keys (fill-N, 64 KiB values)
+// through the leader; they are not part of any checked history.
+func (c *Cluster) Preload(bytes int) error {
+	const size = 64 << 10
+	value := strings.Repeat("f", size)
+	lead := c.Leader()
+	kv := NewKVClient(c, lead)
+	for i := 0; i*size < bytes; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), clientTimeout)
+		r := kv.Do(ctx, Request{Kind: OpPut, Key: fmt.Sprintf("fill-%d", i), Value: value})
+		cancel()
+		if r.Outcome != OK {
+			return fmt.Errorf("fill-%d: %s %s", i, r.Outcome, r.Err)
 		}
 	}
 	return nil

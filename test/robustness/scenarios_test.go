@@ -2,6 +2,7 @@ package robustness
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"regexp"
 	"strconv"
@@ -23,15 +24,17 @@ func faultMatrix() []Fault {
 		AllLinksFault("drop", LinkFault{Kind: Drop, DropRate: 0.5}, 5*time.Second),
 		TransferFault(3),
 		MemberReplaceFault(),
-		SnapshotFault(""),
+		SnapshotFault("", 0),
 		FailpointFault("raftBeforeSave", true),
 		FailpointFault("raftBeforeSave", false),
 		FailpointFault("raftAfterSave", true),
 		FailpointFault("raftAfterSave", false),
 		FailpointFault("raftBeforeApply", true),
 		FailpointFault("raftBeforeApply", false),
-		SnapshotFault("raftBeforeSnapshotRestore=kill"),
-		SnapshotFault("storageDuringSnapshotRestore=kill@3"),
+		SnapshotFault("raftBeforeSnapshotRestore=kill", 0),
+		// About 24 MB of snapshot: ~90 reads of 256 KiB, ~10 loader
+		// batches; killed at a read in the middle.
+		SnapshotFault(fmt.Sprintf("storageDuringSnapshotRestore=kill@%d", 10+rand.IntN(60)), 12<<20),
 	}
 }
 
