@@ -23,7 +23,7 @@ type Fault struct {
 	// Preload is how many bytes of filler keys are written before the
 	// traffic starts (big snapshots for the snapshot-restore failpoint).
 	Preload int
-	Run func(ctx context.Context, e *FaultEnv) error
+	Run     func(ctx context.Context, e *FaultEnv) error
 }
 
 // FaultEnv is what a fault acts on.
