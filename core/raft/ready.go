@@ -1,6 +1,7 @@
 package raft
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -201,8 +202,10 @@ func (n *Node) applyConfChange(cc raftpb.ConfChange) *MemberChange {
 		}
 	default:
 		if cc.NodeID == n.cfg.ID && cc.Type != raftpb.ConfChangeUpdateNode && n.removed.Swap(false) {
-			// Re-added after an earlier removal (replayed from the log).
+			// Re-added after an earlier removal (replayed from the log, or
+			// received by a member added back under the same id).
 			n.logger.Info("this node is a member again")
+			n.unblockProposals()
 		}
 		addr := mc.Member.PeerAddr
 		if addr == "" {
@@ -215,6 +218,21 @@ func (n *Node) applyConfChange(cc raftpb.ConfChange) *MemberChange {
 	n.appliedMu.Unlock()
 	n.logger.Info("membership changed", "type", cc.Type.String(), "member", cc.NodeID, "voters", n.confState.Voters, "learners", n.confState.Learners)
 	return mc
+}
+
+// unblockProposals undoes what etcd raft does when this node applies its
+// own removal: it stops taking proposals, and starts again only when it sees
+// the leader change. A node added back under the same id usually knows the
+// leader already when it applies that old removal, so no change would come
+// and every proposal through it would time out. Forgetting the leader makes
+// the next heartbeat a change; until then proposals wait for a leader as
+// during an election.
+func (n *Node) unblockProposals() {
+	ctx, cancel := context.WithTimeout(n.runtimeCtx, time.Second)
+	defer cancel()
+	if err := n.rn.ForgetLeader(ctx); err != nil {
+		n.logger.Warn("forget leader after re-add", "err", err)
+	}
 }
 
 // maybeSnapshot takes a raft snapshot every SnapshotCount applied entries
