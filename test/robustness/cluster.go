@@ -93,6 +93,9 @@ type Options struct {
 	// NoProxy runs the nodes without peer proxies (a one-node cluster
 	// needs none).
 	NoProxy bool
+	// LogDir, when set, receives a copy of every node's log if the test
+	// fails.
+	LogDir string
 }
 
 // Cluster is a set of node processes on loopback.
@@ -103,6 +106,7 @@ type Cluster struct {
 	env   []string
 	Net   *Network
 	proxy bool
+	logs  string
 
 	mu    sync.Mutex
 	nodes map[uint64]*Node
@@ -119,7 +123,7 @@ func NewCluster(t testing.TB, bin string, opts Options) *Cluster {
 	c := &Cluster{
 		t: t, bin: bin, dir: t.TempDir(), env: append(slices.Clone(baseEnv), opts.Env...),
 		Net: NewNetwork(), proxy: !opts.NoProxy && opts.Nodes > 1, nodes: map[uint64]*Node{},
-		ctl: &http.Client{Timeout: 15 * time.Second},
+		ctl: &http.Client{Timeout: 15 * time.Second}, logs: opts.LogDir,
 	}
 	t.Cleanup(c.Close)
 	for id := uint64(1); id <= uint64(opts.Nodes); id++ {
@@ -389,6 +393,19 @@ func (c *Cluster) Close() {
 	if c.t.Failed() {
 		for _, n := range c.allNodes() {
 			c.t.Logf("---- node %d log (tail) ----\n%s", n.ID, c.LogTail(n, 6000))
+			if c.logs != "" {
+				os.MkdirAll(c.logs, 0o755)
+				if b, err := os.ReadFile(n.LogPath); err == nil {
+					name := fmt.Sprintf("node-%d.log", n.ID)
+					if n.removed {
+						name = fmt.Sprintf("node-%d-removed.log", n.ID)
+					}
+					os.WriteFile(filepath.Join(c.logs, name), b, 0o644)
+				}
+			}
+		}
+		if c.logs != "" {
+			c.t.Logf("node logs in %s", c.logs)
 		}
 	}
 }

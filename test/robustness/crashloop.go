@@ -51,7 +51,7 @@ func (u *uniqueWriter) snapshot() map[string]string {
 // missing after it is a violation there too.
 func RunCrashLoop(t testing.TB, bin string, kills int, reportDir string) CrashLoopResult {
 	var res CrashLoopResult
-	c := NewCluster(t, bin, Options{Nodes: 1, NoProxy: true})
+	c := NewCluster(t, bin, Options{Nodes: 1, NoProxy: true, LogDir: filepath.Join(reportDir, "crash-loop-logs")})
 	n := c.Nodes()[0]
 	h := NewHistory()
 	tr := StartTraffic(c, h, TrafficConfig{Rate: 150, ClientsPerNode: 3, Keys: 5})

@@ -52,7 +52,8 @@ type Result struct {
 func RunScenario(t testing.TB, bin string, sc Scenario, reportDir string) Result {
 	start := time.Now()
 	res := Result{Name: sc.Name, Nodes: sc.Nodes}
-	c := NewCluster(t, bin, Options{Nodes: sc.Nodes, Env: sc.Fault.Env})
+	slug := strings.ReplaceAll(fmt.Sprintf("%s-%dnodes", sc.Name, sc.Nodes), "/", "-")
+	c := NewCluster(t, bin, Options{Nodes: sc.Nodes, Env: sc.Fault.Env, LogDir: filepath.Join(reportDir, slug+"-logs")})
 	if err := c.HealthCheck(time.Minute); err != nil {
 		t.Fatalf("cluster unhealthy before the fault: %v", err)
 	}
@@ -98,7 +99,6 @@ func RunScenario(t testing.TB, bin string, sc Scenario, reportDir string) Result
 	}
 	ops := h.Ops()
 	res.Phases = phaseStats(ops)
-	slug := strings.ReplaceAll(fmt.Sprintf("%s-%dnodes", sc.Name, sc.Nodes), "/", "-")
 	res.Verdict = CheckHistory(ops, filepath.Join(reportDir, slug+".html"))
 	v := &res.Verdict
 	if v.Result != porcupine.Ok {
