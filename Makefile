@@ -9,6 +9,8 @@
 #   make bench-deps  install Debian's etcd-server for the comparison (apt-get, root or sudo)
 #   make lint     gofmt, go vet and staticcheck
 #   make fuzz     every Fuzz target for FUZZTIME each (scripts/fuzz.sh)
+#   make robustness  the whole fault-injection matrix of test/robustness (3- and 5-node
+#                 clusters, 50-kill crash loop) and its report, test/robustness/report-<time>.md
 #   make clean    remove bin/
 #
 # Variables: VERSION (default: git describe), TESTFLAGS (extra go test flags,
@@ -17,7 +19,8 @@
 # KV load driver, e.g. LOADFLAGS='-duration 5s -nodes 3'), FUZZTIME (per fuzz
 # target in make fuzz: a duration, default 30s, or an input count like 5000x),
 # TEST_FUZZTIME (the same in make test, default 2s), FUZZFLAGS (extra go test
-# flags for fuzzing, e.g. '-parallel 1').
+# flags for fuzzing, e.g. '-parallel 1'), ROBUSTNESSFLAGS (extra go test flags
+# for make robustness, e.g. -v).
 
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -38,12 +41,13 @@ SUDO ?= $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 FUZZTIME ?= 30s
 TEST_FUZZTIME ?= 2s
 FUZZFLAGS ?=
+ROBUSTNESSFLAGS ?=
 STATICCHECK_VERSION ?= v0.8.2
 
 # Every plugins/<name>/ with a main.go is built to bin/plugins/<name>.wasm.
 PLUGINS := $(patsubst plugins/%/main.go,%,$(wildcard plugins/*/main.go))
 
-.PHONY: build plugins run test bench bench-deps lint fuzz clean
+.PHONY: build plugins run test bench bench-deps lint fuzz robustness clean
 
 build: plugins
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/trellis ./cmd/trellis
@@ -85,6 +89,16 @@ lint:
 # for how it tells a found failure from Go's fuzz-coordinator deadline race.
 fuzz:
 	@GO='$(GO)' FUZZTIME='$(FUZZTIME)' FUZZFLAGS='$(FUZZFLAGS)' ./scripts/fuzz.sh
+
+# The full matrix of test/robustness: every fault on 3 and 5 nodes and the
+# 50-kill crash loop (about half an hour); `go test ./...` runs its short pass.
+# TRELLIS_ROBUSTNESS_RUN=regexp picks scenarios, TRELLIS_ROBUSTNESS_RATE the load.
+robustness:
+	@status=0; \
+	echo "TRELLIS_ROBUSTNESS=full $(GO) test -count=1 -timeout 120m $(ROBUSTNESSFLAGS) ./test/robustness"; \
+	TRELLIS_ROBUSTNESS=full $(GO) test -count=1 -timeout 120m $(ROBUSTNESSFLAGS) ./test/robustness || status=$$?; \
+	ls -t test/robustness/report-*.md 2>/dev/null | head -1 | sed 's/^/report: /'; \
+	exit $$status
 
 clean:
 	rm -rf bin
