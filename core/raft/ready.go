@@ -57,8 +57,11 @@ func (n *Node) handleReady(rd etcdraft.Ready) error {
 	// 10.2.1): its disk write then overlaps the followers'. Followers must
 	// persist first, since their replies promise durability.
 	leader := n.IsLeader()
+	var afterSave []raftpb.Message
 	if leader {
-		n.tr.send(rd.Messages)
+		var early []raftpb.Message
+		early, afterSave = splitEarly(rd.Messages)
+		n.tr.send(early)
 	}
 	if !etcdraft.IsEmptySnap(rd.Snapshot) {
 		if err := n.installSnapshot(rd.Snapshot); err != nil {
@@ -86,7 +89,9 @@ func (n *Node) handleReady(rd etcdraft.Ready) error {
 		return saveErr
 	}
 	failpoint.Hit("raftAfterSave")
-	if !leader {
+	if leader {
+		n.tr.send(afterSave)
+	} else {
 		n.tr.send(rd.Messages)
 	}
 	if len(rd.ReadStates) > 0 {
@@ -99,6 +104,24 @@ func (n *Node) handleReady(rd etcdraft.Ready) error {
 		n.m.applyLag.Set(float64(n.commit - applied))
 	}
 	return n.maybeSnapshot()
+}
+
+// splitEarly picks the messages a leader may send before its own save:
+// appends, heartbeats, snapshots and the like. Responses that promise
+// durable state (an append acknowledged, a vote granted or refused) wait
+// for the save, as raft's own asynchronous-storage mode holds them back: a
+// Ready can carry them from this node's time as a follower when it became
+// leader in the same Ready (a leadership transfer lands mid-fsync).
+func splitEarly(msgs []raftpb.Message) (early, afterSave []raftpb.Message) {
+	for _, m := range msgs {
+		switch m.Type {
+		case raftpb.MsgAppResp, raftpb.MsgVoteResp, raftpb.MsgPreVoteResp:
+			afterSave = append(afterSave, m)
+		default:
+			early = append(early, m)
+		}
+	}
+	return early, afterSave
 }
 
 // stableIndex is the last log index persisted before rd is saved; 0 when

@@ -3,6 +3,7 @@ package raft
 import (
 	"testing"
 
+	etcdraft "go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 )
 
@@ -41,5 +42,69 @@ func TestSplitDurable(t *testing.T) {
 				t.Fatalf("split lost order: %d then %d", d[len(d)-1].Index, r[0].Index)
 			}
 		})
+	}
+}
+
+// A follower that acknowledges an append and then wins an election before
+// its Ready is handled (a leadership transfer's MsgTimeoutNow arriving
+// while the loop is busy with an fsync) hands the loop one Ready that says
+// "leader" and still carries its MsgAppResp as a follower. The leader's
+// early send (before its own save) used to send that acknowledgement for
+// entries not yet on disk; it must wait for the save.
+func TestLeaderHoldsBackDurabilityResponses(t *testing.T) {
+	s := etcdraft.NewMemoryStorage()
+	if err := s.ApplySnapshot(raftpb.Snapshot{Metadata: raftpb.SnapshotMetadata{
+		Index: 1, Term: 1, ConfState: raftpb.ConfState{Voters: []uint64{1, 2, 3}},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	rn, err := etcdraft.NewRawNode(&etcdraft.Config{ID: 2, ElectionTick: 10, HeartbeatTick: 1, Storage: s,
+		MaxSizePerMsg: 1 << 20, MaxInflightMsgs: 256, Logger: raftLogger{quietLogger()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []raftpb.Message{
+		{Type: raftpb.MsgApp, From: 1, To: 2, Term: 2, LogTerm: 1, Index: 1, Commit: 1,
+			Entries: []raftpb.Entry{{Term: 2, Index: 2, Data: []byte("x")}}},
+		{Type: raftpb.MsgTimeoutNow, From: 1, To: 2, Term: 2},
+		{Type: raftpb.MsgVoteResp, From: 1, To: 2, Term: 3},
+		{Type: raftpb.MsgVoteResp, From: 3, To: 2, Term: 3},
+	}
+	for _, m := range steps {
+		if err := rn.Step(m); err != nil {
+			t.Fatalf("step %s: %v", m.Type, err)
+		}
+	}
+	rd := rn.Ready()
+	if rd.SoftState == nil || rd.SoftState.RaftState != etcdraft.StateLeader {
+		t.Fatalf("the Ready does not say leader: %+v", rd.SoftState)
+	}
+	var acks int
+	for _, m := range rd.Messages {
+		if m.Type == raftpb.MsgAppResp {
+			acks++
+		}
+	}
+	if acks == 0 || len(rd.Entries) == 0 {
+		t.Fatalf("the Ready has no follower acknowledgement of unsaved entries: %d entries, messages %v", len(rd.Entries), rd.Messages)
+	}
+	early, after := splitEarly(rd.Messages)
+	for _, m := range early {
+		switch m.Type {
+		case raftpb.MsgAppResp, raftpb.MsgVoteResp, raftpb.MsgPreVoteResp:
+			t.Fatalf("%s to %d would go out before the save", m.Type, m.To)
+		}
+	}
+	if len(after) != acks || len(early)+len(after) != len(rd.Messages) {
+		t.Fatalf("split %d early, %d after save of %d messages (%d acknowledgements)", len(early), len(after), len(rd.Messages), acks)
+	}
+	var apps int
+	for _, m := range early {
+		if m.Type == raftpb.MsgApp {
+			apps++
+		}
+	}
+	if apps == 0 {
+		t.Fatal("the new leader's appends no longer go out before its save")
 	}
 }
