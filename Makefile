@@ -1,6 +1,7 @@
 # Trellis build, run and test targets. GNU make.
 #
 #   make build    bin/trellis and bin/plugins/*.wasm
+#   make examples the example plugins, each its own module, to bin/examples/*.wasm
 #   make run      build, then start a one-node cluster with all modules (data in ./data)
 #   make test     build, then the whole test suite, then the race detector on core/ and config/,
 #                 then every fuzz target for TEST_FUZZTIME
@@ -46,8 +47,11 @@ STATICCHECK_VERSION ?= v0.8.2
 
 # Every plugins/<name>/ with a main.go is built to bin/plugins/<name>.wasm.
 PLUGINS := $(patsubst plugins/%/main.go,%,$(wildcard plugins/*/main.go))
+# Every examples/plugins/<name>/ with a main.go is built, from its own
+# module, to bin/examples/<name>.wasm.
+EXAMPLES := $(patsubst examples/plugins/%/main.go,%,$(wildcard examples/plugins/*/main.go))
 
-.PHONY: build plugins run test bench bench-deps lint fuzz robustness clean
+.PHONY: build plugins examples run test bench bench-deps lint fuzz robustness clean
 
 build: plugins
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/trellis ./cmd/trellis
@@ -57,6 +61,13 @@ plugins:
 	@for p in $(PLUGINS); do \
 		echo "GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -o bin/plugins/$$p.wasm ./plugins/$$p"; \
 		GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -o bin/plugins/$$p.wasm ./plugins/$$p; \
+	done
+
+examples:
+	@mkdir -p bin/examples
+	@for p in $(EXAMPLES); do \
+		echo "(cd examples/plugins/$$p && GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -o $(CURDIR)/bin/examples/$$p.wasm .)"; \
+		(cd examples/plugins/$$p && GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -o $(CURDIR)/bin/examples/$$p.wasm .); \
 	done
 
 run: build
