@@ -20,5 +20,5 @@ var Names = []string{
 	"raftAfterSave",                // ... were written and fsynced, nothing sent or applied after
 	"raftBeforeApply",              // committed entries are about to enter the state machine
 	"raftBeforeSnapshotRestore",    // a received snapshot is recorded in the log, not yet in the state
-	"storageDuringSnapshotRestore", // the state store was cleared and a snapshot is being loaded (every read)
+	"storageDuringSnapshotRestore", // the state store was cleared and a snapshot is being loaded (every read of at most 256 KiB)
 }
