@@ -78,7 +78,7 @@ func (k *KVClient) GetAt(ctx context.Context, key string, rev int64) Response {
 func (k *KVClient) do(ctx context.Context, req Request, rev int64) Response {
 	var hreq *http.Request
 	var err error
-	base := "http://" + k.node.HTTPAddr + kvPrefix
+	base := "http://" + k.node.HTTPAddr() + kvPrefix
 	switch req.Kind {
 	case OpGet, OpStaleGet:
 		q := url.Values{"key": {req.Key}}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -42,7 +43,6 @@ var baseEnv = []string{
 // Node is one trellis process and its peer proxy.
 type Node struct {
 	ID         uint64
-	HTTPAddr   string // the node's HTTP API
 	PeerAddr   string // the raft address the cluster knows: the proxy's
 	ListenAddr string // where the node itself listens for raft, behind the proxy
 	DataDir    string
@@ -52,14 +52,22 @@ type Node struct {
 	// (failpoints); the caller clears it.
 	Env []string
 
-	mu      sync.Mutex
-	cmd     *exec.Cmd
-	exited  chan struct{}
-	exitErr error
-	starts  int  // how many times the process was started
-	killed  bool // the harness ended the last process on purpose
-	proxy   *Proxy
-	removed bool
+	mu       sync.Mutex
+	httpAddr string // the node's HTTP API; a restart may move it (HTTPAddr)
+	cmd      *exec.Cmd
+	exited   chan struct{}
+	exitErr  error
+	starts   int  // how many times the process was started
+	killed   bool // the harness ended the last process on purpose
+	proxy    *Proxy
+	removed  bool
+}
+
+// HTTPAddr is where the node's HTTP API listens.
+func (n *Node) HTTPAddr() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.httpAddr
 }
 
 // Incarnation is the number of the node's current process (1 for the
@@ -126,37 +134,69 @@ func NewCluster(t testing.TB, bin string, opts Options) *Cluster {
 		ctl: &http.Client{Timeout: 15 * time.Second}, logs: opts.LogDir,
 	}
 	t.Cleanup(c.Close)
-	for id := uint64(1); id <= uint64(opts.Nodes); id++ {
-		c.nodes[id] = c.newNode(id)
+	for attempt := 0; ; attempt++ {
+		for id := uint64(1); id <= uint64(opts.Nodes); id++ {
+			c.nodes[id] = c.newNode(id)
+		}
+		err := c.boot()
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, errAddrInUse) || attempt == 3 {
+			t.Fatalf("bootstrap: %v", err)
+		}
+		t.Logf("bootstrap: %v; again on new ports", err)
+		for _, n := range c.allNodes() {
+			c.Kill(n)
+			if n.proxy != nil {
+				n.proxy.Close()
+			}
+		}
 	}
+	c.WaitLeader(time.Minute)
+	c.login()
+	return c
+}
+
+// boot starts the cluster's nodes for the first time. With proxies they
+// first run on the advertised addresses, which records them in the member
+// table; then every node moves behind its proxy.
+func (c *Cluster) boot() error {
 	if !c.proxy {
 		for _, n := range c.Nodes() {
 			n.PeerAddr = n.ListenAddr
-			c.Start(n)
+			if err := c.StartErr(n); err != nil {
+				return err
+			}
 		}
-		c.WaitLeader(time.Minute)
-		c.login()
-		return c
+		return nil
 	}
-	// First boot on the advertised addresses, which records them in the
-	// member table; then every node moves behind its proxy.
 	var initial []string
 	for _, n := range c.Nodes() {
 		initial = append(initial, fmt.Sprintf("%d=%s", n.ID, n.PeerAddr))
 	}
 	for _, n := range c.Nodes() {
-		c.startArgs(n, "--raft-addr", n.PeerAddr, "--initial-cluster", strings.Join(initial, ","))
+		if err := c.spawn(n, "--raft-addr", n.PeerAddr, "--initial-cluster", strings.Join(initial, ",")); err != nil {
+			return err
+		}
 	}
-	c.WaitLeader(time.Minute)
+	if _, err := c.waitLeader(time.Minute); err != nil {
+		return err
+	}
 	for _, n := range c.Nodes() {
 		c.Stop(n)
 	}
 	for _, n := range c.Nodes() {
-		c.moveBehindProxy(n)
+		p, err := StartProxy(c.Net, n.ID, n.PeerAddr, n.ListenAddr)
+		if err != nil {
+			return fmt.Errorf("node %d: proxy: %w", n.ID, err)
+		}
+		n.proxy = p
+		if err := c.StartErr(n); err != nil {
+			return err
+		}
 	}
-	c.WaitLeader(time.Minute)
-	c.login()
-	return c
+	return nil
 }
 
 func (c *Cluster) newNode(id uint64) *Node {
@@ -165,21 +205,9 @@ func (c *Cluster) newNode(id uint64) *Node {
 		c.t.Fatal(err)
 	}
 	return &Node{
-		ID: id, HTTPAddr: freeAddr(c.t), PeerAddr: freeAddr(c.t), ListenAddr: freeAddr(c.t),
+		ID: id, httpAddr: freeAddr(c.t), PeerAddr: freeAddr(c.t), ListenAddr: freeAddr(c.t),
 		DataDir: filepath.Join(dir, "data"), LogPath: filepath.Join(dir, "node.log"),
 	}
-}
-
-// moveBehindProxy starts n's proxy on its advertised address and n itself
-// on its private one. n must be stopped.
-func (c *Cluster) moveBehindProxy(n *Node) {
-	c.t.Helper()
-	p, err := StartProxy(c.Net, n.ID, n.PeerAddr, n.ListenAddr)
-	if err != nil {
-		c.t.Fatalf("node %d: proxy: %v", n.ID, err)
-	}
-	n.proxy = p
-	c.Start(n)
 }
 
 // Nodes are the cluster's nodes (removed ones excluded), by id.
@@ -223,14 +251,33 @@ func (c *Cluster) Start(n *Node) {
 	}
 }
 
-// StartErr is Start returning the error instead of failing the test.
+// StartErr is Start returning the error instead of failing the test. A
+// port taken meanwhile by another process (the machine is shared) moves the
+// node to new HTTP and private raft ports; the advertised raft address is
+// the proxy's and stays.
 func (c *Cluster) StartErr(n *Node) error {
-	addr := n.ListenAddr
-	if n.proxy == nil {
-		addr = n.PeerAddr
+	for attempt := 0; ; attempt++ {
+		err := c.spawn(n, "--raft-addr", n.ListenAddr)
+		if !errors.Is(err, errAddrInUse) || attempt == 3 || (n.proxy == nil && c.proxy) {
+			return err
+		}
+		c.t.Logf("node %d: %v; moving it to new ports", n.ID, err)
+		n.mu.Lock()
+		n.httpAddr = freeAddr(c.t)
+		n.mu.Unlock()
+		n.ListenAddr = freeAddr(c.t)
+		if n.proxy != nil {
+			n.proxy.SetTarget(n.ListenAddr)
+		}
 	}
-	return c.spawn(n, "--raft-addr", addr)
 }
+
+// pollClient asks a starting node whether it is up; whatever answers on
+// the port must answer quickly (another process may hold it).
+var pollClient = &http.Client{Timeout: time.Second}
+
+// errAddrInUse: a node could not bind a port the harness picked for it.
+var errAddrInUse = errors.New("address already in use")
 
 func (c *Cluster) startArgs(n *Node, extra ...string) {
 	c.t.Helper()
@@ -251,7 +298,7 @@ func (c *Cluster) spawn(n *Node, extra ...string) error {
 	starts := n.starts
 	n.mu.Unlock()
 	fmt.Fprintf(logf, "==== harness: start %d of node %d at %s env=%v args=%v\n", starts, n.ID, time.Now().Format(time.RFC3339Nano), n.Env, extra)
-	args := append([]string{"serve", "--node-id", fmt.Sprint(n.ID), "--data-dir", n.DataDir, "--http-addr", n.HTTPAddr}, extra...)
+	args := append([]string{"serve", "--node-id", fmt.Sprint(n.ID), "--data-dir", n.DataDir, "--http-addr", n.HTTPAddr()}, extra...)
 	cmd := exec.Command(c.bin, args...)
 	cmd.Env = append(append(inheritedEnv(), c.env...), n.Env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
@@ -275,10 +322,13 @@ func (c *Cluster) spawn(n *Node, extra ...string) error {
 	for time.Now().Before(deadline) {
 		select {
 		case <-exited:
+			if strings.Contains(c.LogTail(n, 1000), "address already in use") {
+				return fmt.Errorf("node %d exited at start: %w", n.ID, errAddrInUse)
+			}
 			return fmt.Errorf("node %d exited at start: %v", n.ID, n.ExitErr())
 		default:
 		}
-		resp, err := c.ctl.Get("http://" + n.HTTPAddr + "/admin/health")
+		resp, err := pollClient.Get("http://" + n.HTTPAddr() + "/admin/health")
 		if err == nil {
 			resp.Body.Close()
 			return nil
@@ -457,7 +507,7 @@ func (c *Cluster) login() {
 	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) {
 		for _, n := range c.Running() {
-			resp, err := c.ctl.Post("http://"+n.HTTPAddr+"/api/auth/login", "application/json", bytes.NewReader(body))
+			resp, err := c.ctl.Post("http://"+n.HTTPAddr()+"/api/auth/login", "application/json", bytes.NewReader(body))
 			if err != nil {
 				lastErr = err
 				continue
@@ -489,7 +539,7 @@ func (c *Cluster) Do(ctx context.Context, n *Node, method, path string, in, out 
 		b, _ := json.Marshal(in)
 		body = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, "http://"+n.HTTPAddr+path, body)
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+n.HTTPAddr()+path, body)
 	if err != nil {
 		return err
 	}
@@ -674,7 +724,7 @@ func (c *Cluster) AddMember(ctx context.Context, id uint64) (*Node, error) {
 	}
 	c.nodes[id] = n
 	c.mu.Unlock()
-	if err := c.spawn(n, "--raft-addr", n.PeerAddr, "--join", via.HTTPAddr); err != nil {
+	if err := c.spawn(n, "--raft-addr", n.PeerAddr, "--join", via.HTTPAddr()); err != nil {
 		return n, err
 	}
 	deadline := time.Now().Add(time.Minute)
@@ -701,7 +751,7 @@ func (c *Cluster) AddMember(ctx context.Context, id uint64) (*Node, error) {
 		return n, err
 	}
 	n.proxy = p
-	return n, c.spawn(n, "--raft-addr", n.ListenAddr)
+	return n, c.StartErr(n)
 }
 
 func freeAddr(t testing.TB) string {

@@ -126,7 +126,7 @@ func (c *Cluster) Converge(h *History, ops []Op, keys int, timeout time.Duration
 func (c *Cluster) waitReady(ctx context.Context, nodes []*Node) error {
 	for _, n := range nodes {
 		for {
-			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+n.HTTPAddr+"/health/ready", nil)
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+n.HTTPAddr()+"/health/ready", nil)
 			resp, err := c.ctl.Do(req)
 			if err == nil {
 				resp.Body.Close()

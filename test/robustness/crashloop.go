@@ -163,7 +163,7 @@ type treeNode struct {
 func (c *Cluster) readPrefixOnce(n *Node, prefix string) (map[string]string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+n.HTTPAddr+kvPrefix+"/getpath?key="+url.QueryEscape(prefix), nil)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+n.HTTPAddr()+kvPrefix+"/getpath?key="+url.QueryEscape(prefix), nil)
 	req.Header.Set("Authorization", "Bearer "+c.Token())
 	resp, err := c.ctl.Do(req)
 	if err != nil {

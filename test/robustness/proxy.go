@@ -149,6 +149,7 @@ func (nw *Network) count(f func(s *NetStats)) {
 type Proxy struct {
 	nw     *Network
 	node   uint64
+	mu     sync.Mutex
 	target string
 	ln     net.Listener
 	wg     sync.WaitGroup
@@ -175,6 +176,13 @@ func StartProxy(nw *Network, node uint64, listen, target string) (*Proxy, error)
 	p.wg.Add(1)
 	go p.accept()
 	return p, nil
+}
+
+// SetTarget points new connections at another address (the node moved).
+func (p *Proxy) SetTarget(addr string) {
+	p.mu.Lock()
+	p.target = addr
+	p.mu.Unlock()
 }
 
 // Close stops the proxy and every connection through it.
@@ -264,7 +272,10 @@ func (p *Proxy) serve(down net.Conn) {
 		io.Copy(io.Discard, down)
 		return
 	}
-	up, err := net.DialTimeout("tcp", p.target, time.Second)
+	p.mu.Lock()
+	target := p.target
+	p.mu.Unlock()
+	up, err := net.DialTimeout("tcp", target, time.Second)
 	if err != nil {
 		return
 	}
