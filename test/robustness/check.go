@@ -120,6 +120,9 @@ func checkStale(ops []Op) (checked int, violations, notes []string) {
 					op.Node, op.Req.Key, op.Resp.Value, op.Resp.ModRev, op.Resp.Version, w.Resp.ModRev, w.Resp.Version))
 			}
 		}
+		if op.Incarnation == 0 {
+			continue // answered by an unknown process of the node
+		}
 		s := series{op.Node, op.Incarnation, op.Req.Key}
 		reads[s] = append(reads[s], op)
 		s.inc = 0

@@ -86,7 +86,7 @@ type Response struct {
 type Op struct {
 	Client      int // porcupine client id (a new one after an unknown outcome)
 	Node        uint64
-	Incarnation int // the node's process incarnation at call time
+	Incarnation int // the node's process (1 for its first), 0 when it restarted during the request
 	Req         Request
 	Resp        Response
 	Call        int64

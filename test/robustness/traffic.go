@@ -127,6 +127,9 @@ func RunOp(c *Cluster, h *History, n *Node, client int, req Request) Op {
 	op.Resp = NewKVClient(c, n).Do(ctx, req)
 	op.Return = h.Now()
 	op.Took = time.Since(start)
+	if n.Incarnation() != op.Incarnation {
+		op.Incarnation = 0 // the node restarted meanwhile: which process answered is unknown
+	}
 	h.Add(op)
 	return op
 }
