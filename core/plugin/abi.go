@@ -10,6 +10,7 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 
+	"github.com/trellis-cp/trellis/core/plugin/internal/interrupt"
 	"github.com/trellis-cp/trellis/sdk/abi"
 )
 
@@ -39,6 +40,10 @@ func checkImports(cm wazero.CompiledModule) error {
 		mod, name, _ := def.Import()
 		switch {
 		case mod == wasiModule:
+		case mod == interrupt.TickModule && name == interrupt.TickName &&
+			len(def.ParamTypes()) == 0 && len(def.ResultTypes()) == 0:
+			// Added by Load (internal/interrupt); a module cannot import it
+			// itself, Instrument refuses that.
 		case mod == abi.HostModule:
 			want, ok := hostSignatures[name]
 			if !ok {

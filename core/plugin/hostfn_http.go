@@ -85,7 +85,7 @@ func (p *Plugin) urlDenied(u *url.URL) string {
 // the final response's head has arrived. The request is bounded by the
 // plugin call's deadline; the response lives until http_close or the end
 // of the call.
-func hostHTTPRequest(in *instance, ctx context.Context, mod api.Module, stack []uint64) {
+func hostHTTPRequest(in *instance, _ context.Context, mod api.Module, stack []uint64) {
 	view, ok := read(mod, api.DecodeU32(stack[0]), api.DecodeU32(stack[1]))
 	if !ok {
 		stack[0] = in.errno(abi.ErrnoInvalid, "request outside memory")
@@ -105,7 +105,7 @@ func hostHTTPRequest(in *instance, ctx context.Context, mod api.Module, stack []
 		stack[0] = in.deny("http", "%s %s: %s", r.Method, u.Redacted(), reason)
 		return
 	}
-	req, err := http.NewRequestWithContext(ctx, r.Method, u.String(), bytes.NewReader(bytes.Clone(r.Body)))
+	req, err := http.NewRequestWithContext(in.callContext(), r.Method, u.String(), bytes.NewReader(bytes.Clone(r.Body)))
 	if err != nil {
 		stack[0] = in.errno(abi.ErrnoInvalid, "request: %v", err)
 		return

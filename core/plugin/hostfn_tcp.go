@@ -16,7 +16,7 @@ import (
 // hostTCPDial connects to an allowed host:port. The connection outlives the
 // call (a connector keeps one from open to close) and closes with the
 // instance at the latest.
-func hostTCPDial(in *instance, ctx context.Context, mod api.Module, stack []uint64) {
+func hostTCPDial(in *instance, _ context.Context, mod api.Module, stack []uint64) {
 	b, ok := read(mod, api.DecodeU32(stack[0]), api.DecodeU32(stack[1]))
 	if !ok {
 		stack[0] = in.errno(abi.ErrnoInvalid, "address outside memory")
@@ -33,7 +33,7 @@ func hostTCPDial(in *instance, ctx context.Context, mod api.Module, stack []uint
 		return
 	}
 	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", addr)
+	conn, err := d.DialContext(in.callContext(), "tcp", addr)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
 			stack[0] = in.errno(abi.ErrnoTimeout, "dial %s: call deadline passed", addr)
@@ -50,13 +50,13 @@ func hostTCPDial(in *instance, ctx context.Context, mod api.Module, stack []uint
 	stack[0] = api.EncodeI32(id)
 }
 
-// deadline is the earlier of the plugin's own deadline and the call's.
-func deadline(ctx context.Context, own time.Time) time.Time {
-	d, ok := ctx.Deadline()
-	if !ok || (!own.IsZero() && own.Before(d)) {
-		return own
+// earlier is the earlier of the call's deadline and the plugin's own
+// (zero: none).
+func earlier(call, own time.Time) time.Time {
+	if own.IsZero() || call.Before(own) {
+		return call
 	}
-	return d
+	return own
 }
 
 func (in *instance) tcpErr(op string, err error) uint64 {
@@ -67,7 +67,7 @@ func (in *instance) tcpErr(op string, err error) uint64 {
 }
 
 // hostTCPRead reads straight into the guest's buffer; 0 means EOF.
-func hostTCPRead(in *instance, ctx context.Context, mod api.Module, stack []uint64) {
+func hostTCPRead(in *instance, _ context.Context, mod api.Module, stack []uint64) {
 	h := in.handles.get(api.DecodeI32(stack[0]), handleTCP)
 	if h == nil {
 		stack[0] = in.errno(abi.ErrnoBadHandle, "no TCP connection %d", api.DecodeI32(stack[0]))
@@ -82,7 +82,7 @@ func hostTCPRead(in *instance, ctx context.Context, mod api.Module, stack []uint
 		stack[0] = 0
 		return
 	}
-	h.conn.SetReadDeadline(deadline(ctx, h.readDeadline))
+	h.conn.SetReadDeadline(earlier(in.deadline, h.readDeadline))
 	n, err := h.conn.Read(buf)
 	switch {
 	case n > 0:
@@ -95,7 +95,7 @@ func hostTCPRead(in *instance, ctx context.Context, mod api.Module, stack []uint
 }
 
 // hostTCPWrite writes from the guest's buffer.
-func hostTCPWrite(in *instance, ctx context.Context, mod api.Module, stack []uint64) {
+func hostTCPWrite(in *instance, _ context.Context, mod api.Module, stack []uint64) {
 	h := in.handles.get(api.DecodeI32(stack[0]), handleTCP)
 	if h == nil {
 		stack[0] = in.errno(abi.ErrnoBadHandle, "no TCP connection %d", api.DecodeI32(stack[0]))
@@ -106,7 +106,7 @@ func hostTCPWrite(in *instance, ctx context.Context, mod api.Module, stack []uin
 		stack[0] = in.errno(abi.ErrnoInvalid, "buffer outside memory")
 		return
 	}
-	h.conn.SetWriteDeadline(deadline(ctx, h.writeDeadline))
+	h.conn.SetWriteDeadline(earlier(in.deadline, h.writeDeadline))
 	n, err := h.conn.Write(buf)
 	if n == 0 && err != nil {
 		stack[0] = in.tcpErr("write", err)

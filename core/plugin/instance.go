@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -18,18 +19,36 @@ import (
 // instance is one instantiated copy of a plugin. It is used by one
 // goroutine at a time (the pool hands it out exclusively), so its fields
 // need no lock; host functions run on that same goroutine, inside a call.
+// Only closing is set from elsewhere.
 type instance struct {
 	p   *Plugin
 	id  uint64
 	mod api.Module
 	mem api.Memory
 	fn  struct {
+		initialize, describe       api.Function
 		alloc, free                api.Function
 		open, write, close         api.Function
 		compile, validate, release api.Function
-		describe                   api.Function
 	}
 	stack [4]uint64 // CallWithStack's parameters and results
+
+	// ctx is what wazero passes to host functions: it carries the
+	// instance and never changes, so a call allocates no context.
+	ctx context.Context
+	// The current call: the caller's context, the deadline (the earlier
+	// of the caller's and the call timeout), and a context for blocking
+	// host functions made on first use (see callContext).
+	callerCtx   context.Context
+	deadline    time.Time
+	callerFirst bool
+	hostCtx     context.Context
+	hostCancel  context.CancelFunc
+
+	// Deadline enforcement (see deadline.go): interrupted is set by tick
+	// when it stops a call; closing asks tick to stop the running call.
+	interrupted atomic.Bool
+	closing     atomic.Bool
 
 	// inPtr/inCap are the host-owned guest buffer inputs are copied into,
 	// from trellis_v1_alloc and kept until it is too small: a batch call is
@@ -37,6 +56,7 @@ type instance struct {
 	inPtr, inCap uint32
 	batch        abi.BatchWriter
 	out          []byte // the last response, copied out of guest memory
+	verdicts     []abi.Verdict
 
 	lastErr string
 	handles handles
@@ -46,7 +66,7 @@ type instance struct {
 	stdout, stderr *lineLog
 
 	// dead is why the instance must not be used again ("" while healthy):
-	// trap, timeout, canceled, memory, protocol.
+	// trap, timeout, memory, protocol.
 	dead string
 }
 
@@ -59,23 +79,24 @@ func instanceFrom(ctx context.Context) *instance {
 	return in
 }
 
-// newInstance instantiates the module and runs its initialiser
-// (_initialize: Go's c-shared runtime must start before any export).
+// newInstance instantiates the module, then runs its initialiser
+// (_initialize: Go's c-shared runtime must start before any export) as an
+// ordinary call, so the deadline machinery already covers it: an init
+// function that never returns is stopped like any other call.
 func (p *Plugin) newInstance(ctx context.Context) (*instance, error) {
 	in := &instance{p: p, id: p.pool.nextID.Add(1)}
+	in.ctx = context.WithValue(context.Background(), instKey{}, in)
 	in.handles.max = p.manifest.MaxHandles
 	in.stdout = newLineLog(p, "stdout", -4)
 	in.stderr = newLineLog(p, "stderr", 4)
-	ctx, cancel := context.WithTimeout(ctx, p.startTimeout())
-	defer cancel()
-	ctx = context.WithValue(ctx, instKey{}, in)
 	cfg := wazero.NewModuleConfig().
-		WithName(""). // anonymous: many instances of one module in one runtime
-		WithStartFunctions(abi.ExportInitialize).
+		WithName("").         // anonymous: many instances of one module in one runtime
+		WithStartFunctions(). // _initialize runs below, under a deadline
 		WithStdout(in.stdout).WithStderr(in.stderr).
-		WithSysWalltime().WithSysNanotime().WithSysNanosleep().
+		WithSysWalltime().WithSysNanotime().
+		WithNanosleep(in.nanosleep).
 		WithRandSource(rand.Reader)
-	mod, err := p.rt.InstantiateModule(ctx, p.compiled, cfg)
+	mod, err := p.rt.InstantiateModule(in.ctx, p.compiled, cfg)
 	if err != nil {
 		return nil, p.startError(err, in)
 	}
@@ -86,6 +107,7 @@ func (p *Plugin) newInstance(ctx context.Context) (*instance, error) {
 		return nil, fmt.Errorf("plugin %s: %w: no memory", p.name, ErrABI)
 	}
 	f := &in.fn
+	f.initialize = mod.ExportedFunction(abi.ExportInitialize)
 	f.describe = mod.ExportedFunction(abi.ExportDescribe)
 	f.alloc = mod.ExportedFunction(abi.ExportAlloc)
 	f.free = mod.ExportedFunction(abi.ExportFree)
@@ -96,6 +118,12 @@ func (p *Plugin) newInstance(ctx context.Context) (*instance, error) {
 	f.validate = mod.ExportedFunction(abi.ExportValidatorValidate)
 	f.release = mod.ExportedFunction(abi.ExportValidatorRelease)
 	p.host.metrics.instances.WithLabelValues(p.name).Inc()
+	if f.initialize != nil {
+		if err := in.callFor(ctx, "initialize", f.initialize, nil, p.startTimeout()); err != nil {
+			in.close()
+			return nil, p.startError(err, in)
+		}
+	}
 	return in, nil
 }
 
@@ -107,72 +135,75 @@ const minStartTimeout = 30 * time.Second
 
 func (p *Plugin) startTimeout() time.Duration { return max(p.manifest.CallTimeout, minStartTimeout) }
 
-// startError explains a failed instantiation, with the plugin's last
-// stderr lines (a Go panic in init prints its message there).
+// startError explains a failed start, with the plugin's last stderr lines
+// (a Go panic in init prints its message there).
 func (p *Plugin) startError(err error, in *instance) error {
+	if errors.Is(err, ErrTimeout) {
+		return fmt.Errorf("plugin %s: %w: initialisation took longer than %s", p.name, ErrStart, p.startTimeout())
+	}
 	msg := err.Error()
+	if i := strings.Index(msg, ErrTrap.Error()+": "); i >= 0 {
+		msg = msg[i+len(ErrTrap.Error())+2:] // the cause, without our own prefix
+	}
 	var exit *sys.ExitError
 	if errors.As(err, &exit) {
-		switch exit.ExitCode() {
-		case sys.ExitCodeDeadlineExceeded:
-			return fmt.Errorf("plugin %s: %w: initialisation took longer than %s", p.name, ErrStart, p.startTimeout())
-		case sys.ExitCodeContextCanceled:
-			return fmt.Errorf("plugin %s: %w: canceled", p.name, ErrStart)
-		}
 		msg = fmt.Sprintf("exited with code %d during initialisation", exit.ExitCode())
 	}
-	if strings.Contains(msg, "memory") || strings.Contains(msg, "exceeds") {
+	if strings.Contains(msg, "memory") && !strings.Contains(msg, "memory_pages") {
 		msg += fmt.Sprintf(" (memory_pages is %d)", p.manifest.MemoryPages)
 	}
-	if tail := in.stderr.tailText(); tail != "" {
+	if tail := in.stderr.tailText(); tail != "" && !strings.Contains(msg, tail) {
 		msg += ": " + tail
 	}
 	return fmt.Errorf("plugin %s: %w: %s", p.name, ErrStart, msg)
 }
 
-// call runs one export under the manifest's timeout. A trap, exit, timeout
-// or cancellation marks the instance dead and returns an error wrapping
-// ErrTrap or ErrTimeout (or the context's error).
+// call runs one export under the manifest's call timeout.
 func (in *instance) call(ctx context.Context, op string, fn api.Function, stack []uint64) error {
+	return in.callFor(ctx, op, fn, stack, in.p.manifest.CallTimeout)
+}
+
+// callFor runs one export with a deadline of timeout, or the caller's
+// deadline if that is earlier. A trap, exit or passed deadline marks the
+// instance dead and returns an error wrapping ErrTrap or ErrTimeout (or
+// the caller's context error).
+func (in *instance) callFor(ctx context.Context, op string, fn api.Function, stack []uint64, timeout time.Duration) error {
 	if fn == nil {
 		return fmt.Errorf("plugin %s: %w: no export for %s", in.p.name, ErrKind, op)
 	}
-	cctx, cancel := context.WithTimeout(ctx, in.p.manifest.CallTimeout)
-	cctx = context.WithValue(cctx, instKey{}, in)
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("plugin %s: %s: %w", in.p.name, op, err)
+	}
+	in.begin(ctx, timeout)
 	in.stdout.startCall()
 	in.stderr.startCall()
-	err := fn.CallWithStack(cctx, stack)
-	cancel()
+	err := fn.CallWithStack(in.ctx, stack)
+	interrupted := in.end()
 	in.handles.endCall()
+	if interrupted {
+		in.dead = "timeout"
+		if in.callerFirst {
+			return fmt.Errorf("plugin %s: %s: %w", in.p.name, op, context.DeadlineExceeded)
+		}
+		return fmt.Errorf("plugin %s: %s: %w after %s", in.p.name, op, ErrTimeout, timeout)
+	}
 	if err == nil {
 		return nil
 	}
-	return in.fail(ctx, op, err)
+	return in.fail(op, err)
 }
 
-func (in *instance) fail(ctx context.Context, op string, err error) error {
+func (in *instance) fail(op string, err error) error {
 	p := in.p
+	in.dead = "trap"
 	var exit *sys.ExitError
 	if errors.As(err, &exit) {
-		switch exit.ExitCode() {
-		case sys.ExitCodeDeadlineExceeded:
-			in.dead = "timeout"
-			if ctx.Err() != nil {
-				return fmt.Errorf("plugin %s: %s: %w", p.name, op, ctx.Err())
-			}
-			return fmt.Errorf("plugin %s: %s: %w after %s", p.name, op, ErrTimeout, p.manifest.CallTimeout)
-		case sys.ExitCodeContextCanceled:
-			in.dead = "canceled"
-			return fmt.Errorf("plugin %s: %s: %w", p.name, op, context.Canceled)
-		}
-		in.dead = "trap"
 		msg := fmt.Sprintf("exited with code %d", exit.ExitCode())
 		if tail := in.stderr.tailText(); tail != "" {
 			msg += ": " + tail
 		}
 		return fmt.Errorf("plugin %s: %s: %w: %s", p.name, op, ErrTrap, msg)
 	}
-	in.dead = "trap"
 	msg := firstLine(err.Error())
 	if tail := in.stderr.tailText(); tail != "" {
 		// Go's runtime says why it gave up (out of memory, a fatal
@@ -253,14 +284,17 @@ func (in *instance) overHighWater() bool {
 	return in.mem.Size() > in.p.manifest.MemoryHighWaterPages<<16
 }
 
-// close releases the instance and everything it holds open.
+// close releases the instance and everything it holds open. A call still
+// running (a forced plugin close) is interrupted first.
 func (in *instance) close() {
 	in.handles.closeAll()
 	if in.mod != nil {
+		in.closing.Store(true)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		in.mod.Close(ctx)
 		cancel()
 		in.p.host.metrics.instances.WithLabelValues(in.p.name).Dec()
+		in.mod = nil
 	}
 }
 

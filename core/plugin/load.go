@@ -5,12 +5,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
+	"github.com/trellis-cp/trellis/core/plugin/internal/interrupt"
 	"github.com/trellis-cp/trellis/sdk/abi"
 )
 
@@ -75,7 +77,14 @@ func (h *Host) Load(ctx context.Context, name string, wasm []byte, m Manifest) (
 	}()
 
 	start := time.Now()
-	p.compiled, err = p.rt.CompileModule(ctx, wasm)
+	code, err := interrupt.Instrument(wasm)
+	if err != nil {
+		if errors.Is(err, interrupt.ErrReserved) {
+			return nil, fmt.Errorf("plugin %s: %w: %v", name, ErrABI, err)
+		}
+		return nil, fmt.Errorf("plugin %s: %w: %v", name, ErrBadModule, err)
+	}
+	p.compiled, err = p.rt.CompileModule(ctx, code)
 	if err != nil {
 		msg := firstLine(err.Error())
 		if strings.Contains(msg, "over limit of") {
@@ -97,6 +106,9 @@ func (h *Host) Load(ctx context.Context, name string, wasm []byte, m Manifest) (
 	}
 	if err := instantiateHostModule(ctx, p.rt); err != nil {
 		return nil, fmt.Errorf("plugin %s: host module: %w", name, err)
+	}
+	if err := instantiateTickModule(ctx, p.rt); err != nil {
+		return nil, fmt.Errorf("plugin %s: tick module: %w", name, err)
 	}
 
 	p.pool = newPool(p, m.MaxInstances)

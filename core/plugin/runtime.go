@@ -78,15 +78,10 @@ func NewHost(opts Options) (*Host, error) {
 // Every plugin gets its own wazero.Runtime because the memory limit is a
 // runtime setting; compiled code is still shared through the cache.
 //
-// WithCloseOnContextDone is always on. It is the only way wazero can stop
-// a guest that loops without calling the host: the compiler then inserts a
-// check at every loop header and function entry, and each call starts a
-// goroutine that watches the context. Both cost time (see
-// docs/benchmarks.md), but without them an endless loop would hold a CPU
-// and an instance forever. It is on for every plugin, never per plugin,
-// because wazero's cache does not key compiled code by this flag: a module
-// compiled without the checks could be reused by a runtime that needs
-// them.
+// WithCloseOnContextDone stays off: calls are stopped at their deadline by
+// the loop checks Load instruments into every module (deadline.go), at a
+// fraction of its cost. It must stay off for every plugin alike, because
+// wazero's cache does not key compiled code by this flag.
 func (h *Host) runtimeConfig(m Manifest) wazero.RuntimeConfig {
 	var c wazero.RuntimeConfig
 	if h.interp {
@@ -95,7 +90,7 @@ func (h *Host) runtimeConfig(m Manifest) wazero.RuntimeConfig {
 		c = wazero.NewRuntimeConfig()
 	}
 	return c.WithCompilationCache(h.cache).
-		WithCloseOnContextDone(true).
+		WithCloseOnContextDone(false).
 		WithMemoryLimitPages(m.MemoryPages)
 }
 

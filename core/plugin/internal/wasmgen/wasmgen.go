@@ -33,6 +33,11 @@ type export struct {
 	idx  uint32
 }
 
+type elem struct {
+	offset uint32
+	funcs  []uint32
+}
+
 type data struct {
 	offset uint32
 	b      []byte
@@ -51,6 +56,11 @@ type Module struct {
 	hasMem   bool
 	exports  []export
 	data     []data
+	table    uint32
+	hasTable bool
+	elems    []elem
+	start    *uint32
+	names    map[uint32]string
 }
 
 func (m *Module) typeIndex(params, results []byte) uint32 {
@@ -89,6 +99,18 @@ func (m *Module) Memory(pages uint32) {
 	m.exports = append(m.exports, export{"memory", 0x02, 0})
 }
 
+// Table defines table 0 of funcref with min entries.
+func (m *Module) Table(min uint32) { m.table, m.hasTable = min, true }
+
+// Elem places functions in table 0 from offset.
+func (m *Module) Elem(offset uint32, funcs ...uint32) { m.elems = append(m.elems, elem{offset, funcs}) }
+
+// Start makes idx the start function.
+func (m *Module) Start(idx uint32) { m.start = &idx }
+
+// Names adds a name section naming functions.
+func (m *Module) Names(names map[uint32]string) { m.names = names }
+
 // Data places b at offset in memory.
 func (m *Module) Data(offset uint32, b []byte) { m.data = append(m.data, data{offset, b}) }
 
@@ -124,6 +146,11 @@ func (m *Module) Bytes() []byte {
 		}
 		out = section(out, 3, s)
 	}
+	if m.hasTable {
+		s := []byte{0x01, 0x70, 0x00}
+		s = u32(s, m.table)
+		out = section(out, 4, s)
+	}
 	if m.hasMem {
 		s := []byte{0x01, 0x00}
 		s = u32(s, m.memPages)
@@ -138,6 +165,23 @@ func (m *Module) Bytes() []byte {
 			s = u32(s, e.idx)
 		}
 		out = section(out, 7, s)
+	}
+	if m.start != nil {
+		out = section(out, 8, u32(nil, *m.start))
+	}
+	if len(m.elems) > 0 {
+		var s []byte
+		s = u32(s, uint32(len(m.elems)))
+		for _, e := range m.elems {
+			s = append(s, 0x00)
+			s = append(s, I32Const(int32(e.offset))...)
+			s = append(s, 0x0b)
+			s = u32(s, uint32(len(e.funcs)))
+			for _, f := range e.funcs {
+				s = u32(s, f)
+			}
+		}
+		out = section(out, 9, s)
 	}
 	if len(m.funcs) > 0 {
 		var s []byte
@@ -161,6 +205,21 @@ func (m *Module) Bytes() []byte {
 			s = append(s, d.b...)
 		}
 		out = section(out, 11, s)
+	}
+	if len(m.names) > 0 {
+		s := name(nil, "name")
+		var sub []byte
+		sub = u32(sub, uint32(len(m.names)))
+		for i := uint32(0); i < uint32(len(m.imports)+len(m.funcs)); i++ {
+			if n, ok := m.names[i]; ok {
+				sub = u32(sub, i)
+				sub = name(sub, n)
+			}
+		}
+		s = append(s, 0x01)
+		s = u32(s, uint32(len(sub)))
+		s = append(s, sub...)
+		out = section(out, 0, s)
 	}
 	return out
 }
