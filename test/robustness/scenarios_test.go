@@ -11,8 +11,11 @@ import (
 )
 
 // faultMatrix is every fault the full run injects, on 3 and on 5 nodes.
+// Network faults last well past the nodes' 3s request timeout, so the
+// clients' requests that were stuck on the cut-off leader time out and
+// traffic goes on against the new one while the fault holds.
 func faultMatrix() []Fault {
-	const hold = 3 * time.Second
+	const hold = 8 * time.Second
 	return []Fault{
 		KillFault(true),
 		KillFault(false),
@@ -20,8 +23,8 @@ func faultMatrix() []Fault {
 		NetFault("partition", false, LinkFault{Kind: Partition}, hold),
 		NetFault("blackhole", true, LinkFault{Kind: Blackhole}, hold),
 		NetFault("blackhole", false, LinkFault{Kind: Blackhole}, hold),
-		AllLinksFault("delay", LinkFault{Kind: Delay, Delay: 75 * time.Millisecond, Jitter: 50 * time.Millisecond}, 5*time.Second),
-		AllLinksFault("drop", LinkFault{Kind: Drop, DropRate: 0.5}, 5*time.Second),
+		AllLinksFault("delay", LinkFault{Kind: Delay, Delay: 75 * time.Millisecond, Jitter: 50 * time.Millisecond}, hold),
+		AllLinksFault("drop", LinkFault{Kind: Drop, DropRate: 0.5}, hold),
 		TransferFault(3),
 		MemberReplaceFault(),
 		SnapshotFault("", 0),
@@ -43,20 +46,20 @@ func faultMatrix() []Fault {
 func shortFaults() []Fault {
 	return []Fault{
 		KillFault(true),
-		NetFault("partition", true, LinkFault{Kind: Partition}, 3*time.Second),
+		NetFault("partition", true, LinkFault{Kind: Partition}, 5*time.Second),
 		FailpointFault("raftBeforeApply", true),
 	}
 }
 
 func traffic() TrafficConfig {
-	rate := 200.0
+	rate, clients := 200.0, 2
 	if full {
-		rate = 300
+		rate, clients = 300, 3
 	}
 	if v, err := strconv.ParseFloat(os.Getenv("TRELLIS_ROBUSTNESS_RATE"), 64); err == nil && v > 0 {
 		rate = v
 	}
-	return TrafficConfig{Rate: rate, ClientsPerNode: 2, Keys: 10}
+	return TrafficConfig{Rate: rate, ClientsPerNode: clients, Keys: 10}
 }
 
 func selected(t *testing.T, name string) bool {
