@@ -3,6 +3,7 @@ package plugin_test
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -107,6 +108,24 @@ func TestTimeoutLeavesOthersAlone(t *testing.T) {
 	}
 	if st := looper.Stats(); st.Discarded != 1 {
 		t.Fatalf("stats: %+v", st)
+	}
+
+	// While a plugin loops, the Go runtime can still stop the world: the
+	// loop ticks into Go, so a collection does not wait for the deadline.
+	slow := load(t, h, "probe", plugin.Manifest{CallTimeout: 3 * time.Second})
+	looping := make(chan error, 1)
+	go func() {
+		_, err := slow.Validate(ctx, []byte("probe"), payloads(1, func(int) string { return "loop" }))
+		looping <- err
+	}()
+	time.Sleep(200 * time.Millisecond)
+	gcStart := time.Now()
+	runtime.GC()
+	if d := time.Since(gcStart); d > time.Second {
+		t.Fatalf("a garbage collection waited %s for a looping plugin", d)
+	}
+	if err := <-looping; !errors.Is(err, plugin.ErrTimeout) {
+		t.Fatalf("slow loop: %v", err)
 	}
 
 	// A loop that never calls anything, in hand-written WebAssembly.
