@@ -60,12 +60,12 @@ func BenchmarkCallRaw(b *testing.B) {
 	benchValidate(b, p, []byte("{}"), "0123456789012345678901234567890123456789")
 }
 
-// BenchmarkCallGo is the same through a Go plugin and the SDK: the probe
-// decodes the batch and calls a near-empty function per record.
+// BenchmarkCallGo is the same through a Go plugin and the SDK: the empty
+// plugin's validate returns nil for every record.
 func BenchmarkCallGo(b *testing.B) {
 	h, _ := testHost(b)
-	p := load(b, h, "probe", plugin.Manifest{})
-	benchValidate(b, p, []byte("probe"), "valid")
+	p := load(b, h, "empty", plugin.Manifest{})
+	benchValidate(b, p, []byte("{}"), "0123456789012345678901234567890123456789")
 }
 
 func BenchmarkConnectorWrite(b *testing.B) {

@@ -249,3 +249,14 @@ func TestConnectorsShareThePool(t *testing.T) {
 	c.Close(ctx)
 	b.Close(ctx)
 }
+
+// Nothing runs in a plugin between calls; the SDK lets a goroutine the
+// call started run before the call returns.
+func TestGoroutinesRunBeforeCallEnds(t *testing.T) {
+	h, _ := testHost(t)
+	p := load(t, h, "probe", plugin.Manifest{MaxInstances: 1})
+	expect(t, probe1(t, p, "goroutines"), "ok 1")
+	got := probe(t, p, "spawn", "spawn", "spawned")
+	expect(t, got[2], "ok 0") // not yet: the call is still running
+	expect(t, probe1(t, p, "spawned"), "ok 2")
+}

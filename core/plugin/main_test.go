@@ -24,6 +24,7 @@ var guestDirs = map[string]string{
 	"webhook":  "../../examples/plugins/webhook",
 	"probe":    "testdata/guests/probe",
 	"sink":     "testdata/guests/sink",
+	"empty":    "testdata/guests/empty",
 }
 
 func TestMain(m *testing.M) {

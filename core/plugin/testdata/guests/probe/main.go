@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"unsafe"
@@ -32,6 +33,9 @@ func init() {
 			return validator.SchemaFunc(run), nil
 		})
 }
+
+// spawned counts goroutines the spawn command started that ran.
+var spawned int
 
 // kept holds allocations so the memory tests can grow the heap.
 var kept [][]byte
@@ -60,6 +64,15 @@ func run(payload []byte) error {
 			return failure(err)
 		}
 		return result("%s", v)
+	case "goroutines":
+		return result("%d", runtime.NumGoroutine())
+	case "spawn":
+		// A goroutine started in one call must run before the call ends
+		// (nothing runs between calls): the SDK yields at the end.
+		go func() { spawned++ }()
+		return result("spawned")
+	case "spawned":
+		return result("%d", spawned)
 	case "clock":
 		return result("%d", host.Now().UnixNano())
 	case "log":
