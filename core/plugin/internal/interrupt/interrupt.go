@@ -58,6 +58,11 @@ const (
 	TickName   = "tick"
 )
 
+// Version numbers the rewrite: a host that caches instrumented modules
+// keys them by it (and Budget), so a changed rewrite is never mixed with
+// an old one.
+const Version = 1
+
 // ErrReserved is returned for a module that imports from TickModule
 // itself.
 var ErrReserved = errors.New("imports from " + TickModule + ", a module the host reserves")
@@ -165,7 +170,9 @@ func Instrument(wasm []byte) ([]byte, error) {
 		rw.tickType, rw.newType = types, true
 	}
 
-	out := append([]byte(nil), wasm[:8]...)
+	// Instrumentation adds about 1%; room for 3% avoids regrowing.
+	out := make([]byte, 0, len(wasm)+len(wasm)/32+64)
+	out = append(out, wasm[:8]...)
 	emit := func(id byte, body []byte) {
 		out = append(out, id)
 		out = binary.AppendUvarint(out, uint64(len(body)))
@@ -420,11 +427,11 @@ func (rw *rewriter) expr(out []byte, r *reader) ([]byte, error) {
 		case 0xd2:
 			out = binary.AppendUvarint(out, uint64(rw.shift(r.u32())))
 		default:
-			start := r.b
+			start := r.p
 			if err := r.skipImmediates(op, ^uint32(0)); err != nil {
 				return nil, err
 			}
-			out = append(out, start[:len(start)-len(r.b)]...)
+			out = append(out, r.b[start:r.p]...)
 		}
 	}
 	return nil, r.err
@@ -434,7 +441,8 @@ func (rw *rewriter) expr(out []byte, r *reader) ([]byte, error) {
 func (rw *rewriter) codeSection(body []byte) ([]byte, error) {
 	r := reader{b: body}
 	n := r.u32()
-	out := binary.AppendUvarint(nil, uint64(n))
+	out := make([]byte, 0, len(body)+len(body)/32+16)
+	out = binary.AppendUvarint(out, uint64(n))
 	check := rw.check()
 	var fn []byte
 	for i := uint32(0); i < n; i++ {
@@ -482,14 +490,18 @@ func (rw *rewriter) function(out, code, check []byte) ([]byte, error) {
 	if r.err != nil {
 		return nil, fmt.Errorf("locals: %w", r.err)
 	}
-	out = append(out, code[:len(code)-r.len()]...)
+	// Copy unchanged runs of instructions whole; only loops (a check after
+	// the block type) and function indices (renumbered) break a run.
+	from := 0
 	for r.len() > 0 {
 		start := len(code) - r.len()
 		op := r.byte()
 		switch op {
 		case 0x10, 0x12, 0xd2: // call, return_call, ref.func
 			idx := r.u32()
-			out = binary.AppendUvarint(append(out, op), uint64(rw.shift(idx)))
+			out = append(out, code[from:start+1]...)
+			out = binary.AppendUvarint(out, uint64(rw.shift(idx)))
+			from = len(code) - r.len()
 			continue
 		}
 		if err := r.skipImmediates(op, rw.globals); err != nil {
@@ -498,12 +510,14 @@ func (rw *rewriter) function(out, code, check []byte) ([]byte, error) {
 		if r.err != nil {
 			return nil, fmt.Errorf("instruction %#x at byte %d: %w", op, start, r.err)
 		}
-		out = append(out, code[start:len(code)-r.len()]...)
 		if op == 0x03 { // loop: the check comes first in its body
+			end := len(code) - r.len()
+			out = append(out, code[from:end]...)
 			out = append(out, check...)
+			from = end
 		}
 	}
-	return out, nil
+	return append(out, code[from:]...), nil
 }
 
 // customSection renumbers the name section's function and local names;
@@ -558,35 +572,37 @@ func (rw *rewriter) renumberNameMap(sub []byte, indirect bool) ([]byte, bool) {
 	return out, r.err == nil && r.len() == 0
 }
 
-// reader decodes LEB128 and friends; the first error sticks.
+// reader decodes LEB128 and friends; the first error sticks. It keeps an
+// index rather than reslicing, so reading a byte writes no pointer.
 type reader struct {
 	b   []byte
+	p   int
 	err error
 }
 
 var errShort = errors.New("unexpected end")
 
-func (r *reader) len() int { return len(r.b) }
+func (r *reader) len() int { return len(r.b) - r.p }
 
-func (r *reader) rest() []byte { b := r.b; r.b = nil; return b }
+func (r *reader) rest() []byte { b := r.b[r.p:]; r.p = len(r.b); return b }
 
 func (r *reader) byte() byte {
-	if r.err != nil || len(r.b) == 0 {
+	if r.p >= len(r.b) {
 		r.fail(errShort)
 		return 0
 	}
-	c := r.b[0]
-	r.b = r.b[1:]
+	c := r.b[r.p]
+	r.p++
 	return c
 }
 
 func (r *reader) bytes(n int) []byte {
-	if r.err != nil || n < 0 || n > len(r.b) {
+	if r.err != nil || n < 0 || n > len(r.b)-r.p {
 		r.fail(errShort)
 		return nil
 	}
-	b := r.b[:n]
-	r.b = r.b[n:]
+	b := r.b[r.p : r.p+n]
+	r.p += n
 	return b
 }
 
@@ -604,13 +620,17 @@ func (r *reader) u64() uint64 { return r.leb(10) }
 // max bytes.
 func (r *reader) leb(max int) uint64 {
 	var v uint64
+	b, p := r.b, r.p
 	for i := 0; i < max; i++ {
-		c := r.byte()
-		if r.err != nil {
+		if p >= len(b) {
+			r.fail(errShort)
 			return 0
 		}
+		c := b[p]
+		p++
 		v |= uint64(c&0x7f) << (7 * i)
 		if c&0x80 == 0 {
+			r.p = p
 			return v
 		}
 	}
@@ -622,7 +642,7 @@ func (r *reader) fail(err error) {
 	if r.err == nil {
 		r.err = err
 	}
-	r.b = nil
+	r.p = len(r.b)
 }
 
 func (r *reader) limits() {
@@ -652,15 +672,15 @@ func (r *reader) valtype() {
 
 // blocktype is empty (0x40), a value type, or a type index (s33).
 func (r *reader) blocktype() {
-	if len(r.b) == 0 {
+	if r.p >= len(r.b) {
 		r.fail(errShort)
 		return
 	}
-	switch r.b[0] {
+	switch r.b[r.p] {
 	case 0x40, 0x7f, 0x7e, 0x7d, 0x7c, 0x7b, 0x70, 0x6f, 0x69:
-		r.b = r.b[1:]
+		r.p++
 	case 0x64, 0x63:
-		r.b = r.b[1:]
+		r.p++
 		r.leb(5)
 	default:
 		r.leb(5)
@@ -675,31 +695,100 @@ func (r *reader) memarg() {
 	r.u64()
 }
 
-// skipImmediates consumes op's immediates.
+// Immediate shapes, by opcode.
+const (
+	immInvalid = iota
+	immNone
+	immBlock   // block type
+	immU32     // one index or label
+	immU32x2   // two indices
+	immBrTable // vec(label) label
+	immSelectT // vec(valtype)
+	immTryTable
+	immGlobal // a global index, checked
+	immMemarg
+	immI32
+	immI64
+	immF32
+	immF64
+	immMisc   // 0xfc prefix
+	immSimd   // 0xfd prefix
+	immAtomic // 0xfe prefix
+)
+
+// immediates classifies every one-byte opcode once, so the decoder's hot
+// path is a table lookup.
+var immediates = func() (t [256]uint8) {
+	set := func(k uint8, ops ...int) {
+		for _, op := range ops {
+			t[op] = k
+		}
+	}
+	set(immNone, 0x00, 0x01, 0x05, 0x0a, 0x0b, 0x0f, 0x19, 0x1a, 0x1b, 0xd1, 0xd3, 0xd4)
+	for op := 0x45; op <= 0xc4; op++ {
+		t[op] = immNone
+	}
+	set(immBlock, 0x02, 0x03, 0x04, 0x06)
+	// br br_if catch throw rethrow call return_call delegate
+	// local.get/set/tee table.get/set memory.size/grow ref.null ref.func
+	// br_on_null br_on_non_null
+	set(immU32, 0x07, 0x08, 0x09, 0x0c, 0x0d, 0x10, 0x12, 0x18, 0x20, 0x21, 0x22, 0x25, 0x26,
+		0x3f, 0x40, 0xd0, 0xd2, 0xd5, 0xd6)
+	set(immU32x2, 0x11, 0x13) // call_indirect, return_call_indirect
+	set(immBrTable, 0x0e)
+	set(immSelectT, 0x1c)
+	set(immTryTable, 0x1f)
+	set(immGlobal, 0x23, 0x24)
+	for op := 0x28; op <= 0x3e; op++ {
+		t[op] = immMemarg
+	}
+	set(immI32, 0x41)
+	set(immI64, 0x42)
+	set(immF32, 0x43)
+	set(immF64, 0x44)
+	set(immMisc, 0xfc)
+	set(immSimd, 0xfd)
+	set(immAtomic, 0xfe)
+	return t
+}()
+
+// skipImmediates consumes op's immediates. global is the number of
+// globals the original module has: an index at or past it is refused.
 func (r *reader) skipImmediates(op byte, global uint32) error {
-	switch {
-	case op == 0x02 || op == 0x03 || op == 0x04 || op == 0x06: // block loop if try
+	switch immediates[op] {
+	case immNone:
+	case immBlock:
 		r.blocktype()
-	case op == 0x0c || op == 0x0d || op == 0x09 || op == 0x18: // br br_if rethrow delegate
-		r.u32()
-	case op == 0x07 || op == 0x08: // catch throw: tag index
-		r.u32()
-	case op == 0x0e: // br_table
+	case immU32:
+		r.leb(5)
+	case immU32x2:
+		r.leb(5)
+		r.leb(5)
+	case immI32:
+		r.leb(5)
+	case immMemarg:
+		r.memarg()
+	case immGlobal:
+		if idx := r.u32(); r.err == nil && idx >= global {
+			return fmt.Errorf("global index %d does not exist", idx)
+		}
+	case immI64:
+		r.leb(10)
+	case immF32:
+		r.bytes(4)
+	case immF64:
+		r.bytes(8)
+	case immBrTable:
 		n := r.u32()
 		for i := uint32(0); i <= n && r.err == nil; i++ {
-			r.u32()
+			r.leb(5)
 		}
-	case op == 0x10 || op == 0x12: // call return_call
-		r.u32()
-	case op == 0x11 || op == 0x13: // call_indirect return_call_indirect
-		r.u32()
-		r.u32()
-	case op == 0x1c: // select t*
+	case immSelectT:
 		n := r.u32()
 		for i := uint32(0); i < n && r.err == nil; i++ {
 			r.valtype()
 		}
-	case op == 0x1f: // try_table bt catches
+	case immTryTable:
 		r.blocktype()
 		n := r.u32()
 		for i := uint32(0); i < n && r.err == nil; i++ {
@@ -713,41 +802,12 @@ func (r *reader) skipImmediates(op byte, global uint32) error {
 				return fmt.Errorf("catch kind %#x", kind)
 			}
 		}
-	case op >= 0x20 && op <= 0x22: // local.get set tee
-		r.u32()
-	case op == 0x23 || op == 0x24: // global.get set
-		if idx := r.u32(); r.err == nil && idx >= global {
-			return fmt.Errorf("global index %d does not exist", idx)
-		}
-	case op == 0x25 || op == 0x26: // table.get set
-		r.u32()
-	case op >= 0x28 && op <= 0x3e: // loads and stores
-		r.memarg()
-	case op == 0x3f || op == 0x40: // memory.size grow
-		r.u32()
-	case op == 0x41: // i32.const
-		r.leb(5)
-	case op == 0x42: // i64.const
-		r.leb(10)
-	case op == 0x43:
-		r.bytes(4)
-	case op == 0x44:
-		r.bytes(8)
-	case op == 0xd0: // ref.null heaptype
-		r.leb(5)
-	case op == 0xd2: // ref.func
-		r.u32()
-	case op == 0xd5 || op == 0xd6: // br_on_null br_on_non_null
-		r.u32()
-	case op == 0xfc:
+	case immMisc:
 		return r.misc()
-	case op == 0xfd:
+	case immSimd:
 		return r.simd()
-	case op == 0xfe:
+	case immAtomic:
 		return r.atomic()
-	case op <= 0x01 || op == 0x05 || op == 0x0a || op == 0x0b || op == 0x0f || op == 0x19 ||
-		op == 0x1a || op == 0x1b || (op >= 0x45 && op <= 0xc4) || op == 0xd1 || op == 0xd3 || op == 0xd4:
-		// no immediates
 	default:
 		return fmt.Errorf("unknown opcode")
 	}
