@@ -23,8 +23,9 @@ import (
 //
 // This replaces wazero's WithCloseOnContextDone, which does both at every
 // loop iteration and function entry and starts a goroutine per call: on Go
-// guests several times their run time (docs/benchmarks.md). Here a call
-// pays one clock read, and a loop iteration a few instructions.
+// guests several times their run time (BenchmarkTermination in this
+// package). Here a call pays one clock read, and a loop iteration a few
+// instructions.
 //
 // Blocking host functions get the same deadline through callContext, and
 // a plugin's sleep (WASI poll_oneoff) ends at it, so a guest waiting in the

@@ -63,6 +63,9 @@ func (h *Host) Load(ctx context.Context, name string, wasm []byte, m Manifest) (
 		logger:   h.logger.With("plugin", name),
 		done:     make(chan struct{}),
 	}
+	// Ready before the first instance: a plugin's init functions may
+	// already use the host.
+	p.http = p.newHTTPClient()
 	for _, g := range m.AllowedPaths {
 		pg, _ := parsePathGrant(g) // checked by Validate
 		p.grants = append(p.grants, pg)
@@ -134,7 +137,6 @@ func (h *Host) Load(ctx context.Context, name string, wasm []byte, m Manifest) (
 		return nil, err
 	}
 	p.stats.Warm = time.Since(start)
-	p.http = p.newHTTPClient()
 	p.mValidate = h.metrics.forCall(name, "validate")
 	p.mCompile = h.metrics.forCall(name, "compile")
 	p.mWrite = h.metrics.forCall(name, "write")

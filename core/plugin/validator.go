@@ -162,7 +162,8 @@ func (in *instance) validate(ctx context.Context, h uint32, payloads [][]byte) (
 	if status == abi.StatusError {
 		return nil, in.guestError("validate", payload)
 	}
-	verdicts, err := abi.DecodeVerdicts(payload, make([]abi.Verdict, 0, len(payloads)))
+	verdicts, err := abi.DecodeVerdicts(payload, in.verdicts)
+	in.verdicts = verdicts[:0]
 	if err != nil {
 		return nil, in.protocol("validate", "verdicts: %v", err)
 	}
