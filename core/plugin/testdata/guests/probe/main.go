@@ -34,6 +34,9 @@ func init() {
 		})
 }
 
+// trapBase is where the trap command's out-of-bounds store starts.
+var trapBase byte
+
 // spawned counts goroutines the spawn command started that ran.
 var spawned int
 
@@ -141,9 +144,9 @@ func run(payload []byte) error {
 	case "trap":
 		// An out-of-bounds store: a real WebAssembly trap, which Go's
 		// panic machinery cannot recover.
-		p := (*byte)(unsafe.Pointer(uintptr(0xfffffff0)))
-		*p = 1
-		return nil
+		far := (*[1 << 31]byte)(unsafe.Pointer(&trapBase))
+		far[len(far)-1] = 1 // 2 GiB past trapBase: beyond any memory a plugin has
+		return fmt.Errorf("not trapped: %d", far[len(far)-1])
 	case "exit":
 		os.Exit(3)
 	case "panic":
