@@ -80,7 +80,7 @@ func (h *Host) Load(ctx context.Context, name string, wasm []byte, m Manifest) (
 	}()
 
 	start := time.Now()
-	code, err := interrupt.Instrument(wasm)
+	code, fromCache, err := h.instrument(digest, wasm)
 	if err != nil {
 		if errors.Is(err, interrupt.ErrReserved) {
 			return nil, fmt.Errorf("plugin %s: %w: %v", name, ErrABI, err)
@@ -88,6 +88,12 @@ func (h *Host) Load(ctx context.Context, name string, wasm []byte, m Manifest) (
 		return nil, fmt.Errorf("plugin %s: %w: %v", name, ErrBadModule, err)
 	}
 	p.compiled, err = p.rt.CompileModule(ctx, code)
+	if err != nil && fromCache {
+		h.forget(digest)
+		if code, _, err = h.instrument(digest, wasm); err == nil {
+			p.compiled, err = p.rt.CompileModule(ctx, code)
+		}
+	}
 	if err != nil {
 		msg := firstLine(err.Error())
 		if strings.Contains(msg, "over limit of") {

@@ -1,8 +1,11 @@
 package plugin_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -148,5 +151,37 @@ func TestLoadNameAndManifestChecks(t *testing.T) {
 		if !strings.Contains(err.Error(), tc.words) {
 			t.Errorf("%s %+v: %v; want %q", tc.name, tc.m, err, tc.words)
 		}
+	}
+}
+
+// A restart reads the rewritten module and the compiled code from the
+// cache; a damaged cache entry costs a rewrite, not the plugin.
+func TestCacheSurvivesRestartAndDamage(t *testing.T) {
+	dir := t.TempDir()
+	raw := wasmgen.Plugin(wasmgen.Desc("raw", "validator", 1), "").Bytes()
+	loadIn := func() *plugin.Plugin {
+		h, err := plugin.NewHost(plugin.Options{CacheDir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { h.Close(context.Background()) })
+		p, err := h.Load(context.Background(), "raw", raw, plugin.Manifest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	loadIn()
+	entries, _ := filepath.Glob(filepath.Join(dir, "trellis-instrumented-*", "*.wasm"))
+	if len(entries) != 1 {
+		t.Fatalf("cache entries %v", entries)
+	}
+	loadIn()
+	if err := os.WriteFile(entries[0], append(bytes.Repeat([]byte{0xff}, len(raw)), 0), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	p := loadIn()
+	if _, err := p.Validate(context.Background(), []byte("{}"), [][]byte{[]byte("x")}); err != nil {
+		t.Fatal(err)
 	}
 }

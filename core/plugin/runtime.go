@@ -30,10 +30,11 @@ type Options struct {
 
 // Host loads and runs plugins. One per node; safe for concurrent use.
 type Host struct {
-	cache   wazero.CompilationCache
-	logger  *slog.Logger
-	metrics *hostMetrics
-	interp  bool
+	cache    wazero.CompilationCache
+	cacheDir string
+	logger   *slog.Logger
+	metrics  *hostMetrics
+	interp   bool
 
 	mu      sync.Mutex
 	plugins map[*Plugin]struct{}
@@ -65,11 +66,12 @@ func NewHost(opts Options) (*Host, error) {
 		cache = wazero.NewCompilationCache()
 	}
 	return &Host{
-		cache:   cache,
-		logger:  logger.With("module", "plugin"),
-		metrics: m,
-		interp:  opts.Interpreter,
-		plugins: map[*Plugin]struct{}{},
+		cache:    cache,
+		cacheDir: opts.CacheDir,
+		logger:   logger.With("module", "plugin"),
+		metrics:  m,
+		interp:   opts.Interpreter,
+		plugins:  map[*Plugin]struct{}{},
 	}, nil
 }
 
