@@ -55,6 +55,16 @@ func RecordSize(r *Record) int {
 // DecodeRecord decodes one record item. Key, header values and Value alias
 // item.
 func DecodeRecord(item []byte) (Record, error) {
+	r, _, err := DecodeRecordInto(item, nil)
+	if len(r.Headers) > 0 {
+		r.Headers = r.Headers[:len(r.Headers):len(r.Headers)]
+	}
+	return r, err
+}
+
+// DecodeRecordInto is DecodeRecord with the headers appended to arena,
+// which it returns, so a batch's records share one header allocation.
+func DecodeRecordInto(item []byte, arena []Header) (Record, []Header, error) {
 	rd := NewReader(item)
 	var r Record
 	r.Offset = rd.U64()
@@ -62,16 +72,17 @@ func DecodeRecord(item []byte) (Record, error) {
 	r.Key = rd.Bytes()
 	n := rd.U32()
 	if rd.Err == nil && uint64(n)*8 > uint64(rd.Len()) {
-		return Record{}, ErrShort
+		return Record{}, arena, ErrShort
 	}
 	if n > 0 {
-		r.Headers = make([]Header, n)
-		for i := range r.Headers {
-			r.Headers[i] = Header{Key: rd.String(), Value: rd.Bytes()}
+		start := len(arena)
+		for i := uint32(0); i < n; i++ {
+			arena = append(arena, Header{Key: rd.String(), Value: rd.Bytes()})
 		}
+		r.Headers = arena[start:len(arena):len(arena)]
 	}
 	r.Value = rd.Bytes()
-	return r, rd.Err
+	return r, arena, rd.Err
 }
 
 // BatchWriter builds a batch in a reusable buffer.

@@ -168,12 +168,20 @@ func write(handle uint32, batch []byte) (accepted int, err error) {
 		return 0, fmt.Errorf("batch: %w", err)
 	}
 	recs := records[:0]
+	// Records share header arenas: a few allocations per batch instead
+	// of one per record. (Each record's headers are capacity-limited, and
+	// a full arena is replaced, not regrown, so records never overlap.)
+	var arena []abi.Header
 	for {
 		item, ok := br.Next()
 		if !ok {
 			break
 		}
-		r, err := abi.DecodeRecord(item)
+		if cap(arena)-len(arena) < 16 {
+			arena = make([]abi.Header, 0, max(64, 2*cap(arena)))
+		}
+		r, rest, err := abi.DecodeRecordInto(item, arena)
+		arena = rest
 		if err != nil {
 			return 0, fmt.Errorf("batch record %d: %w", len(recs), err)
 		}
