@@ -47,3 +47,42 @@ func TestValidateVerdicts(t *testing.T) {
 		t.Fatal("release")
 	}
 }
+
+func init() {
+	Register(Info{Name: "lengths", Version: "1.0.0"}, func(schema []byte) (Schema, error) {
+		if len(schema) == 0 {
+			return nil, errors.New("empty schema")
+		}
+		n := len(schema)
+		return SchemaFunc(func(p []byte) error {
+			if len(p) != n {
+				return errors.New("wrong length")
+			}
+			return nil
+		}), nil
+	})
+}
+
+func TestCompileValidateRelease(t *testing.T) {
+	if _, err := compile(nil); err == nil {
+		t.Fatal("empty schema compiled")
+	}
+	h, err := compile([]byte("abc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var w abi.BatchWriter
+	w.AddItem([]byte("xyz"))
+	w.AddItem([]byte("xy"))
+	out, err := validate(h, w.Bytes(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs, _ := abi.DecodeVerdicts(out, nil)
+	if len(vs) != 2 || vs[0].Code != abi.VerdictValid || vs[1].Code != abi.VerdictInvalid {
+		t.Fatalf("verdicts %+v", vs)
+	}
+	if err := release(h); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -2,8 +2,6 @@
 
 package hostcall
 
-func lastError() string { return "" }
-
 // LogEnabled is false outside a plugin.
 func LogEnabled(level int32) bool { return false }
 

@@ -2,7 +2,11 @@
 
 package hostcall
 
-import "unsafe"
+import (
+	"unsafe"
+
+	"github.com/trellis-cp/trellis/sdk/abi"
+)
 
 //go:wasmimport trellis_v1 last_error
 func hLastError(buf unsafe.Pointer, limit uint32) int32
@@ -63,6 +67,22 @@ func hMetricCounterAdd(name unsafe.Pointer, n uint32, delta float64) int32
 
 //go:wasmimport trellis_v1 metric_gauge_set
 func hMetricGaugeSet(name unsafe.Pointer, n uint32, value float64) int32
+
+// fail builds the error for a negative result, fetching the host's message.
+func fail(op string, code int32) error {
+	return &Error{Op: op, Errno: abi.Errno(code), Msg: lastError()}
+}
+
+// maxChunk bounds one read or write: the host copies through a buffer of
+// at most this size.
+const maxChunk = 1 << 20
+
+func clamp(p []byte) []byte {
+	if len(p) > maxChunk {
+		return p[:maxChunk]
+	}
+	return p
+}
 
 // ptr is the address of p's first byte, or nil for an empty slice (the host
 // reads nothing then).

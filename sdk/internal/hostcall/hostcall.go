@@ -39,19 +39,3 @@ func (e *Error) Timeout() bool { return e.Errno == abi.ErrnoTimeout }
 
 // ErrNotInPlugin is returned by every call outside a wasip1 plugin.
 var ErrNotInPlugin = errors.New("trellis host: host functions are only available inside a plugin (GOOS=wasip1)")
-
-// fail builds the error for a negative result, fetching the host's message.
-func fail(op string, code int32) error {
-	return &Error{Op: op, Errno: abi.Errno(code), Msg: lastError()}
-}
-
-// maxChunk bounds one read or write: the host copies through a buffer of
-// at most this size.
-const maxChunk = 1 << 20
-
-func clamp(p []byte) []byte {
-	if len(p) > maxChunk {
-		return p[:maxChunk]
-	}
-	return p
-}
