@@ -98,7 +98,10 @@ func (p *peer) sendSnapshot(m raftpb.Message) {
 	defer c.Close()
 	stop := context.AfterFunc(p.ctx, func() { c.Close() })
 	defer stop()
-	bw := bufio.NewWriterSize(c, 256<<10)
+	// Every write must make progress within snapWriteIdle: a peer behind a
+	// network that swallows packets without resetting the connection would
+	// otherwise pause replication to it for good.
+	bw := bufio.NewWriterSize(deadlineWriter{c}, 256<<10)
 	if _, err := writeFrame(bw, &m, nil); err != nil {
 		return
 	}
@@ -117,11 +120,28 @@ func (p *peer) sendSnapshot(m raftpb.Message) {
 		cw.CloseWrite()
 	}
 	ack := make([]byte, 1)
-	c.SetReadDeadline(time.Now().Add(5 * time.Minute))
+	c.SetReadDeadline(time.Now().Add(snapAckWait))
 	if _, err := c.Read(ack); err != nil || ack[0] != 1 {
 		p.t.logger.Warn("snapshot not acknowledged", "peer", p.id, "err", err)
 		return
 	}
 	p.t.logger.Info("snapshot sent", "peer", p.id, "index", m.Snapshot.Metadata.Index)
 	status = etcdraft.SnapshotFinish
+}
+
+var (
+	// snapWriteIdle bounds how long one write of a snapshot stream may
+	// block.
+	snapWriteIdle = 30 * time.Second
+	// snapAckWait bounds the wait for the receiver's answer once the whole
+	// stream is sent: it only has to fsync the file.
+	snapAckWait = 2 * time.Minute
+)
+
+// deadlineWriter renews the connection's write deadline before each write.
+type deadlineWriter struct{ c net.Conn }
+
+func (d deadlineWriter) Write(p []byte) (int, error) {
+	d.c.SetWriteDeadline(time.Now().Add(snapWriteIdle))
+	return d.c.Write(p)
 }

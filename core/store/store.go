@@ -52,6 +52,9 @@ type Store struct {
 	stopc    chan struct{}
 	wg       sync.WaitGroup
 	stopOnce sync.Once
+	// watchMu orders new watchers against Close: none starts once closed.
+	watchMu sync.Mutex
+	closed  bool
 }
 
 // Open opens both Badger stores and starts the raft node.
@@ -149,6 +152,9 @@ func (s *Store) StateDB() *storage.StateDB { return s.state }
 func (s *Store) Close() error {
 	var err error
 	s.stopOnce.Do(func() {
+		s.watchMu.Lock()
+		s.closed = true
+		s.watchMu.Unlock()
 		close(s.stopc)
 		s.wg.Wait()
 		s.node.Stop()

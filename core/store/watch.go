@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // WatchResponse carries the events of one revision range, in order. A
@@ -31,14 +32,27 @@ func (n *Namespace) Watch(ctx context.Context, prefix string, fromRev int64) (<-
 	if c := sm.compacted.Load(); fromRev < c {
 		return nil, fmt.Errorf("%w: watch from %d, compacted at %d", ErrCompacted, fromRev, c)
 	}
+	// A watcher reads the state store until it ends, so Close waits for
+	// every one before closing Badger (whose iterators panic once closed).
+	n.s.watchMu.Lock()
+	if n.s.closed {
+		n.s.watchMu.Unlock()
+		return nil, errStoreClosed
+	}
+	n.s.wg.Add(1)
+	n.s.watchMu.Unlock()
 	out := make(chan WatchResponse, 16)
 	go n.watchLoop(ctx, []byte(prefix), fromRev, out)
 	return out, nil
 }
 
 func (n *Namespace) watchLoop(ctx context.Context, prefix []byte, next int64, out chan<- WatchResponse) {
+	defer n.s.wg.Done()
 	defer close(out)
 	sm := n.s.sm
+	send := func(ctx context.Context, out chan<- WatchResponse, r WatchResponse) bool {
+		return sendOrStop(ctx, n.s.stopc, out, r)
+	}
 	for {
 		changed := n.s.node.AppliedNotify()
 		cur := sm.revision()
@@ -76,7 +90,13 @@ func (n *Namespace) watchLoop(ctx context.Context, prefix []byte, next int64, ou
 		case <-ctx.Done():
 			return
 		case <-n.s.stopc:
-			send(ctx, out, WatchResponse{Err: errStoreClosed, Revision: cur})
+			// A last word for a reader still listening; the store does
+			// not wait long for one that is not.
+			select {
+			case out <- WatchResponse{Err: errStoreClosed, Revision: cur}:
+			case <-ctx.Done():
+			case <-time.After(100 * time.Millisecond):
+			}
 			return
 		}
 	}
@@ -84,11 +104,15 @@ func (n *Namespace) watchLoop(ctx context.Context, prefix []byte, next int64, ou
 
 var errStoreClosed = errors.New("store: closed")
 
-func send(ctx context.Context, out chan<- WatchResponse, r WatchResponse) bool {
+// sendOrStop delivers r unless the watcher's context ends or the store
+// closes first.
+func sendOrStop(ctx context.Context, stopc <-chan struct{}, out chan<- WatchResponse, r WatchResponse) bool {
 	select {
 	case out <- r:
 		return true
 	case <-ctx.Done():
+		return false
+	case <-stopc:
 		return false
 	}
 }
