@@ -76,6 +76,10 @@ run: build
 test: build
 	$(GO) test -count=1 -timeout 15m $(TESTFLAGS) ./...
 	$(GO) test -race -count=1 -timeout 15m $(TESTFLAGS) ./core/... ./config/...
+	@for p in $(EXAMPLES); do \
+		echo "(cd examples/plugins/$$p && $(GO) test -count=1 ./...)"; \
+		(cd examples/plugins/$$p && $(GO) test -count=1 ./...) || exit 1; \
+	done
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(TEST_FUZZTIME)
 
 bench: build
