@@ -279,13 +279,6 @@ var pollClient = &http.Client{Timeout: time.Second}
 // errAddrInUse: a node could not bind a port the harness picked for it.
 var errAddrInUse = errors.New("address already in use")
 
-func (c *Cluster) startArgs(n *Node, extra ...string) {
-	c.t.Helper()
-	if err := c.spawn(n, extra...); err != nil {
-		c.t.Fatalf("%v\n%s", err, c.LogTail(n, 4000))
-	}
-}
-
 // spawn starts the process and waits for its HTTP port; an error says why
 // it did not come up.
 func (c *Cluster) spawn(n *Node, extra ...string) error {
