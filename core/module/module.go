@@ -24,6 +24,7 @@ import (
 
 	"github.com/trellis-cp/trellis/core/audit"
 	"github.com/trellis-cp/trellis/core/auth"
+	"github.com/trellis-cp/trellis/core/plugin"
 	"github.com/trellis-cp/trellis/core/raft"
 	"github.com/trellis-cp/trellis/core/store"
 )
@@ -132,6 +133,9 @@ type Host struct {
 	Options map[string]any
 	// DataDir is a directory private to the module.
 	DataDir string
+	// Plugins serves the node's WebAssembly plugins by name (shipped,
+	// dropped into plugins.dir, or uploaded); Acquire one to call it.
+	Plugins *plugin.Registry
 }
 
 // Configurer is implemented by modules that take config keys besides

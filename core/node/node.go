@@ -36,6 +36,7 @@ type Node struct {
 	peers   *peerHTTP
 	http    *server.Server
 	modules []*running
+	plugins *pluginManager
 }
 
 type running struct {
@@ -153,6 +154,9 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if n.peers, err = newPeerHTTP(n); err != nil {
 		return err
 	}
+	if err := n.startPlugins(ctx); err != nil {
+		return err
+	}
 	root := n.http.Router()
 	n.mountMembership(root)
 	n.auth.MountRoutes(root)
@@ -160,6 +164,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	var provisionErr error
 	root.Group(func(r chi.Router) {
 		r.Use(n.auth.Middleware)
+		n.mountPlugins(r)
 		on := map[string]bool{}
 		for _, info := range enabled {
 			on[info.Name] = true
@@ -244,6 +249,7 @@ func (n *Node) provision(ctx context.Context, info module.Info, r chi.Router) er
 		Logger:      n.logger.With("module", info.Name),
 		Options:     opts,
 		DataDir:     dir,
+		Plugins:     n.plugins.reg,
 	}
 	if p, ok := mod.(module.Provisioner); ok {
 		if err := p.Provision(ctx, host); err != nil {
@@ -325,6 +331,9 @@ func (n *Node) Stop(ctx context.Context) error {
 		}
 	}
 	n.modules = nil
+	if err := n.stopPlugins(ctx); err != nil {
+		errs = append(errs, err)
+	}
 	if n.auth != nil {
 		n.auth.Stop()
 	}

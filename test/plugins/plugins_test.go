@@ -1,0 +1,146 @@
+package plugins
+
+import (
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/trellis-cp/trellis/core/node"
+	"github.com/trellis-cp/trellis/test/internal/testnode"
+)
+
+// TestShippedAndDirAtStart: shipped plugins and plugins.dir load at start;
+// a bad file is listed with its error while the node serves.
+func TestShippedAndDirAtStart(t *testing.T) {
+	shipped := t.TempDir()
+	copyWasm(t, "json", filepath.Join(shipped, "json.wasm"))
+	t.Setenv(node.EnvShippedPlugins, shipped)
+	c := start(t, 1, func(_ int, dir string) {
+		copyWasm(t, "equals", filepath.Join(dir, "equals.wasm"))
+		if err := os.WriteFile(filepath.Join(dir, "broken.wasm"), []byte("not webassembly"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	})
+	rows := c.list(1)
+	if len(rows) != 3 {
+		t.Fatalf("rows %+v, want broken, equals, json", rows)
+	}
+	byName := map[string]node.PluginRow{}
+	for _, r := range rows {
+		byName[r.Name] = r
+	}
+	js := byName["json"]
+	if js.Source != "shipped" || js.Status != "loaded" || js.Kind != "validator" || js.ABIVersion != 1 ||
+		len(js.SHA256) != 64 || js.Size == 0 || js.Version == "" {
+		t.Fatalf("json row %+v", js)
+	}
+	if eq := byName["equals"]; eq.Source != "dir" || eq.Status != "loaded" {
+		t.Fatalf("equals row %+v", eq)
+	}
+	if br := byName["broken"]; br.Source != "dir" || br.Status != "error" || br.Error == "" {
+		t.Fatalf("broken row %+v", br)
+	}
+	if err := c.validate(1, "equals"); err != nil {
+		t.Fatal(err)
+	}
+	status, body := c.do(1, http.MethodGet, "/api/plugins/json", "", nil)
+	if status != http.StatusOK {
+		t.Fatalf("get json: %d %s", status, body)
+	}
+	status, body = c.do(1, http.MethodGet, "/api/plugins/nope", "", nil)
+	wantError(t, status, body, http.StatusNotFound, "not found")
+	// File plugins are not deleted through the API.
+	status, body = c.do(1, http.MethodDelete, "/api/plugins/json", "", nil)
+	wantError(t, status, body, http.StatusConflict, "not uploaded")
+	status, body = c.do(1, http.MethodDelete, "/api/plugins/nope", "", nil)
+	wantError(t, status, body, http.StatusNotFound, "not found")
+}
+
+// TestDirWatch: files added, replaced and removed while the node runs.
+func TestDirWatch(t *testing.T) {
+	c := start(t, 1, nil)
+	dir := c.dirs[0]
+	path := filepath.Join(dir, "live.wasm")
+	copyWasm(t, "equals", path)
+	var first node.PluginRow
+	testnode.Eventually(t, 30*time.Second, "live.wasm loaded", func() bool {
+		r, ok := c.row(1, "live")
+		first = r
+		return ok && r.Status == "loaded"
+	})
+	if err := c.validate(1, "live"); err != nil {
+		t.Fatal(err)
+	}
+	copyWasm(t, "json", path)
+	testnode.Eventually(t, 30*time.Second, "live.wasm replaced", func() bool {
+		r, ok := c.row(1, "live")
+		return ok && r.Status == "loaded" && r.SHA256 != first.SHA256
+	})
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	testnode.Eventually(t, 30*time.Second, "live.wasm removed", func() bool {
+		_, ok := c.row(1, "live")
+		return !ok && c.tc.Node(1).Node.Plugins().Get("live") == nil
+	})
+}
+
+// TestUploadReachesEveryNode: an upload on node 1 is listed and callable on
+// all three nodes with the same digest; delete removes it everywhere; bad
+// uploads are refused with nothing stored.
+func TestUploadReachesEveryNode(t *testing.T) {
+	c := start(t, 3, nil)
+	for _, bad := range []struct {
+		name, ct string
+		body     []byte
+		status   int
+		contains string
+	}{
+		{"garbage", "application/wasm", []byte("definitely not wasm"), http.StatusBadRequest, "not a valid WebAssembly"},
+		{"empty module (no ABI exports)", "application/wasm", []byte("\x00asm\x01\x00\x00\x00"), http.StatusBadRequest, "ABI"},
+		{"empty body", "application/wasm", nil, http.StatusBadRequest, "empty"},
+		{"json body", "application/json", []byte(`{}`), http.StatusUnsupportedMediaType, "content type"},
+		{"oversized", "application/octet-stream", make([]byte, 5<<20), http.StatusRequestEntityTooLarge, "too large"},
+	} {
+		status, body := c.do(1, http.MethodPost, "/api/plugins", bad.ct, bad.body)
+		t.Logf("%s: %d %s", bad.name, status, body)
+		wantError(t, status, body, bad.status, bad.contains)
+	}
+	if n := c.stored(1); n != 0 {
+		t.Fatalf("refused uploads left %d keys", n)
+	}
+
+	status, body := c.do(1, http.MethodPost, "/api/plugins", "application/wasm", readWasm(t, "equals"))
+	if status != http.StatusOK {
+		t.Fatalf("upload: %d %s", status, body)
+	}
+	up, _ := c.row(1, "equals")
+	if up.Source != "uploaded" || up.Status != "loaded" || len(up.SHA256) != 64 {
+		t.Fatalf("uploaded row %+v", up)
+	}
+	for i := 1; i <= 3; i++ {
+		testnode.Eventually(t, 30*time.Second, "node lists the upload", func() bool {
+			r, ok := c.row(i, "equals")
+			return ok && r.Status == "loaded" && r.SHA256 == up.SHA256 && r.Source == "uploaded"
+		})
+		if err := c.validate(i, "equals"); err != nil {
+			t.Fatalf("node %d: %v", i, err)
+		}
+	}
+	status, body = c.do(2, http.MethodDelete, "/api/plugins/equals", "", nil)
+	if status != http.StatusOK {
+		t.Fatalf("delete: %d %s", status, body)
+	}
+	for i := 1; i <= 3; i++ {
+		testnode.Eventually(t, 30*time.Second, "node drops the upload", func() bool {
+			_, ok := c.row(i, "equals")
+			return !ok && c.tc.Node(i).Node.Plugins().Get("equals") == nil
+		})
+	}
+	c.tc.WaitApplied()
+	if n := c.stored(3); n != 0 {
+		t.Fatalf("delete left %d keys", n)
+	}
+}
