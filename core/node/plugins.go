@@ -68,7 +68,9 @@ type pluginMeta struct {
 	Uploaded time.Time `json:"uploaded"`
 }
 
-// PluginRow is one plugin as GET /api/plugins lists it.
+// PluginRow is one plugin as GET /api/plugins lists it. Status is loaded,
+// error (Error says why) or, briefly, loading: a file plugin that an upload
+// or dir plugin shadowed is loaded again when it serves once more.
 type PluginRow struct {
 	Name        string `json:"name"`
 	Kind        string `json:"kind"`
@@ -95,6 +97,10 @@ func (e *pluginEntry) row() PluginRow {
 	r := PluginRow{Name: e.name, Source: e.source, SHA256: e.sha256, Size: e.size, Status: "loaded"}
 	if e.err != nil {
 		r.Status, r.Error = "error", e.err.Error()
+	}
+	if e.p != nil && e.p.Retired() {
+		// A shadowed file plugin being loaded again (see reload).
+		r.Status = "loading"
 	}
 	if e.p != nil {
 		d := e.p.Describe()

@@ -90,7 +90,7 @@ type cluster struct {
 
 // start starts size nodes, each with its own plugins.dir (prepared by
 // prep before start), and logs in as admin.
-func start(t *testing.T, size int, prep func(i int, dir string)) *cluster {
+func start(t *testing.T, size int, prep func(i int, dir string), tweak ...func(*config.Config)) *cluster {
 	t.Helper()
 	c := &cluster{t: t}
 	for i := 1; i <= size; i++ {
@@ -106,6 +106,9 @@ func start(t *testing.T, size int, prep func(i int, dir string)) *cluster {
 		cfg.Auth.AdminPassword = adminPassword
 		cfg.Plugins.Dir = c.dirs[i]
 		i++
+		for _, f := range tweak {
+			f(cfg)
+		}
 	})
 	testnode.Eventually(t, 20*time.Second, "admin can log in", func() bool {
 		status, body := c.do(1, http.MethodPost, "/api/auth/login", "application/json",
