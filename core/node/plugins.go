@@ -215,9 +215,17 @@ func (m *pluginManager) loadDir(ctx context.Context, dir, src string) {
 		m.logger.Warn("list plugins", "dir", dir, "err", err)
 		return
 	}
+	// Compiling is the slow part of a first start (seconds for a large
+	// module): compile the files side by side.
+	var wg sync.WaitGroup
 	for _, f := range files {
-		m.loadFile(ctx, f, src)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m.loadFile(ctx, f, src)
+		}()
 	}
+	wg.Wait()
 }
 
 // fileName is the plugin name of a file: its base name without .wasm.
