@@ -553,11 +553,15 @@ func (m *pluginManager) upload(ctx context.Context, wasm []byte) (PluginRow, err
 	sum := sha256.Sum256(wasm)
 	meta := pluginMeta{Name: name, SHA256: hex.EncodeToString(sum[:]), Size: len(wasm), Uploaded: time.Now().UTC()}
 	var previous *pluginMeta
+	var prevRev int64 // mod revision of meta/<name>; 0 when absent
 	if kv, err := m.ns.Get(ctx, metaPrefix+name, store.ReadOptions{}); err == nil {
+		prevRev = kv.ModRevision
 		var pm pluginMeta
 		if json.Unmarshal(kv.Value, &pm) == nil {
 			previous = &pm
 		}
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return PluginRow{}, fmt.Errorf("read plugin %s: %w", name, err)
 	}
 	for off := 0; off < len(wasm); off += pluginChunk {
 		end := min(off+pluginChunk, len(wasm))
@@ -568,13 +572,33 @@ func (m *pluginManager) upload(ctx context.Context, wasm []byte) (PluginRow, err
 		meta.Chunks++
 	}
 	mb, _ := json.Marshal(meta)
-	if _, err := m.ns.Put(ctx, metaPrefix+name, mb, store.PutOptions{}); err != nil {
+	put, err := m.ns.PutOp(metaPrefix+name, mb, store.PutOptions{})
+	if err != nil {
+		return PluginRow{}, err
+	}
+	// The meta key moves only from the version read above, so that two
+	// uploads or an upload and a delete of one name cannot interleave.
+	success := []store.Op{put}
+	if previous != nil && previous.SHA256 != meta.SHA256 {
+		ops, err := m.chunkDeletes(*previous)
+		if err != nil {
+			return PluginRow{}, err
+		}
+		success = append(success, ops...)
+	}
+	res, err := m.ns.Txn(ctx, []store.Compare{m.ns.CmpNumber(metaPrefix+name, store.CompareModRevision, store.Equal, prevRev)},
+		success, nil)
+	if err != nil {
 		m.dropChunks(name, meta.SHA256, previous)
 		return PluginRow{}, fmt.Errorf("store plugin %s: %w", name, err)
 	}
-	if previous != nil && previous.SHA256 != meta.SHA256 {
-		if _, err := m.ns.DeletePrefix(ctx, chunkPrefix+name+"/"+previous.SHA256+"/"); err != nil {
-			m.logger.Warn("drop the previous version's chunks", "plugin", name, "err", err)
+	if !res.Succeeded {
+		cur, err := m.ns.Get(ctx, metaPrefix+name, store.ReadOptions{})
+		var cm pluginMeta
+		// A concurrent upload of the same module that won is as good.
+		if err != nil || json.Unmarshal(cur.Value, &cm) != nil || cm.SHA256 != meta.SHA256 {
+			m.dropChunks(name, meta.SHA256, nil)
+			return PluginRow{}, &conflict{fmt.Errorf("plugin %s changed during the upload; try again", name)}
 		}
 	}
 	e, err := m.waitUploaded(ctx, name, meta.SHA256)
@@ -598,14 +622,46 @@ func (m *pluginManager) dropChunks(name, sha string, previous *pluginMeta) {
 // deleteUploaded removes an uploaded plugin from the store and waits until
 // this node has dropped it.
 func (m *pluginManager) deleteUploaded(ctx context.Context, name string) error {
-	if _, err := m.ns.Delete(ctx, metaPrefix+name); err != nil {
+	kv, err := m.ns.Get(ctx, metaPrefix+name, store.ReadOptions{})
+	if err != nil {
 		return err
 	}
-	if _, err := m.ns.DeletePrefix(ctx, chunkPrefix+name+"/"); err != nil {
-		m.logger.Warn("drop chunks", "plugin", name, "err", err)
+	del, err := m.ns.DeleteOp(metaPrefix + name)
+	if err != nil {
+		return err
 	}
-	_, err := m.waitUploaded(ctx, name, "")
+	ops := []store.Op{del}
+	var meta pluginMeta
+	if json.Unmarshal(kv.Value, &meta) == nil {
+		chunks, err := m.chunkDeletes(meta)
+		if err != nil {
+			return err
+		}
+		ops = append(ops, chunks...)
+	}
+	res, err := m.ns.Txn(ctx, []store.Compare{m.ns.CmpNumber(metaPrefix+name, store.CompareModRevision, store.Equal, kv.ModRevision)},
+		ops, nil)
+	if err != nil {
+		return err
+	}
+	if !res.Succeeded {
+		return &conflict{fmt.Errorf("plugin %s changed during the delete; try again", name)}
+	}
+	_, err = m.waitUploaded(ctx, name, "")
 	return err
+}
+
+// chunkDeletes are the ops that delete the chunks of meta.
+func (m *pluginManager) chunkDeletes(meta pluginMeta) ([]store.Op, error) {
+	var ops []store.Op
+	for i := 0; i < meta.Chunks; i++ {
+		op, err := m.ns.DeleteOp(chunkKey(meta.Name, meta.SHA256, i))
+		if err != nil {
+			return nil, err
+		}
+		ops = append(ops, op)
+	}
+	return ops, nil
 }
 
 // storedUpload reports whether name is uploaded (a linearizable read).
@@ -616,6 +672,12 @@ func (m *pluginManager) storedUpload(ctx context.Context, name string) (bool, er
 	}
 	return err == nil, err
 }
+
+// conflict is an upload or delete that raced another (409).
+type conflict struct{ err error }
+
+func (c *conflict) Error() string { return c.err.Error() }
+func (c *conflict) Unwrap() error { return c.err }
 
 // refusal is an upload refused for its content (a 4xx).
 type refusal struct{ err error }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/trellis-cp/trellis/core/auth"
 	"github.com/trellis-cp/trellis/core/httpx"
+	"github.com/trellis-cp/trellis/core/store"
 )
 
 // uploadTimeout bounds an upload: loading, storing and loading again here.
@@ -76,9 +77,12 @@ func (n *Node) mountPlugins(r chi.Router) {
 		defer cancel()
 		row, err := m.upload(ctx, body)
 		var ref *refusal
+		var cf *conflict
 		switch {
 		case errors.As(err, &ref):
 			pluginError(w, http.StatusBadRequest, ref.Error())
+		case errors.As(err, &cf):
+			pluginError(w, http.StatusConflict, cf.Error())
 		case err != nil:
 			pluginError(w, http.StatusServiceUnavailable, err.Error())
 		default:
@@ -104,7 +108,15 @@ func (n *Node) mountPlugins(r chi.Router) {
 		ctx, cancel := context.WithTimeout(r.Context(), uploadTimeout)
 		defer cancel()
 		if err := m.deleteUploaded(ctx, name); err != nil {
-			pluginError(w, http.StatusServiceUnavailable, err.Error())
+			var cf *conflict
+			switch {
+			case errors.As(err, &cf):
+				pluginError(w, http.StatusConflict, cf.Error())
+			case errors.Is(err, store.ErrNotFound):
+				pluginError(w, http.StatusNotFound, fmt.Sprintf("plugin %q not found", name))
+			default:
+				pluginError(w, http.StatusServiceUnavailable, err.Error())
+			}
 			return
 		}
 		httpx.RobustOK(w, map[string]any{"name": name, "deleted": true})

@@ -42,8 +42,9 @@ func run(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	for name, src := range map[string]string{
-		"json":   "../../plugins/json",
-		"equals": "../../sdk/plugintest/testdata/equals",
+		"json":    "../../plugins/json",
+		"equals":  "../../sdk/plugintest/testdata/equals",
+		"equals2": "testdata/equals2",
 	} {
 		out, err := plugintest.BuildTo(src, dir)
 		if err != nil {

@@ -129,6 +129,37 @@ func TestUploadReachesEveryNode(t *testing.T) {
 			t.Fatalf("node %d: %v", i, err)
 		}
 	}
+	// The same module again: accepted, nothing more stored.
+	c.tc.WaitApplied()
+	keys := c.stored(1)
+	status, body = c.do(3, http.MethodPost, "/api/plugins", "application/wasm", readWasm(t, "equals"))
+	if status != http.StatusOK {
+		t.Fatalf("upload again: %d %s", status, body)
+	}
+	c.tc.WaitApplied()
+	if n := c.stored(1); n != keys {
+		t.Fatalf("%d keys after the same upload, had %d", n, keys)
+	}
+	// Version 2 under the same name replaces version 1 everywhere, and
+	// version 1's chunks go.
+	status, body = c.do(2, http.MethodPost, "/api/plugins", "application/wasm", readWasm(t, "equals2"))
+	if status != http.StatusOK {
+		t.Fatalf("upload v2: %d %s", status, body)
+	}
+	for i := 1; i <= 3; i++ {
+		testnode.Eventually(t, 30*time.Second, "node serves version 2", func() bool {
+			r, ok := c.row(i, "equals")
+			return ok && r.Status == "loaded" && r.Version == "2.0.0" && r.SHA256 != up.SHA256
+		})
+		if err := c.validate(i, "equals"); err != nil {
+			t.Fatalf("node %d: %v", i, err)
+		}
+	}
+	c.tc.WaitApplied()
+	// The meta key and the new module's 512 KiB chunks.
+	if n, want := c.stored(1), 1+(len(readWasm(t, "equals2"))+512<<10-1)/(512<<10); n != want {
+		t.Fatalf("%d keys after replacing, want %d (meta and the new chunks)", n, want)
+	}
 	status, body = c.do(2, http.MethodDelete, "/api/plugins/equals", "", nil)
 	if status != http.StatusOK {
 		t.Fatalf("delete: %d %s", status, body)
