@@ -502,7 +502,8 @@ func (m *pluginManager) readChunks(ctx context.Context, meta pluginMeta) ([]byte
 }
 
 // watchStore follows meta/ keys from rev on; after an error it re-reads
-// everything and watches again.
+// everything (syncUploaded reads the newest local state, so an event is
+// only a hint) and watches again from there.
 func (m *pluginManager) watchStore(ctx context.Context, rev int64) {
 	for ctx.Err() == nil {
 		ch, err := m.ns.Watch(ctx, metaPrefix, rev+1)
@@ -522,7 +523,6 @@ func (m *pluginManager) watchStore(ctx context.Context, rev int64) {
 						m.syncUploaded(ctx, name)
 					}
 				}
-				rev = resp.Revision
 			}
 		}
 		select {
