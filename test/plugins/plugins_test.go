@@ -78,6 +78,22 @@ func TestDirWatch(t *testing.T) {
 		r, ok := c.row(1, "live")
 		return ok && r.Status == "loaded" && r.SHA256 != first.SHA256
 	})
+	// A bad replacement is listed with its error; the node keeps serving.
+	if err := os.WriteFile(path, []byte("\x00asm\x01\x00\x00\x00"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	testnode.Eventually(t, 30*time.Second, "bad live.wasm listed with its error", func() bool {
+		r, ok := c.row(1, "live")
+		return ok && r.Status == "error" && r.Error != "" && c.tc.Node(1).Node.Plugins().Get("live") == nil
+	})
+	copyWasm(t, "equals", path)
+	testnode.Eventually(t, 30*time.Second, "fixed live.wasm loaded", func() bool {
+		r, ok := c.row(1, "live")
+		return ok && r.Status == "loaded" && r.SHA256 == first.SHA256
+	})
+	if err := c.validate(1, "live"); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.Remove(path); err != nil {
 		t.Fatal(err)
 	}
