@@ -98,13 +98,8 @@ func hostFileRead(in *instance, _ context.Context, mod api.Module, stack []uint6
 		stack[0] = in.errno(abi.ErrnoBadHandle, "no file %d", api.DecodeI32(stack[0]))
 		return
 	}
-	buf, ok := read(mod, api.DecodeU32(stack[1]), min(api.DecodeU32(stack[2]), maxChunk))
+	buf, ok := in.readBuffer(mod, stack)
 	if !ok {
-		stack[0] = in.errno(abi.ErrnoInvalid, "buffer outside memory")
-		return
-	}
-	if len(buf) == 0 {
-		stack[0] = 0
 		return
 	}
 	n, err := h.file.Read(buf)

@@ -73,13 +73,8 @@ func hostTCPRead(in *instance, _ context.Context, mod api.Module, stack []uint64
 		stack[0] = in.errno(abi.ErrnoBadHandle, "no TCP connection %d", api.DecodeI32(stack[0]))
 		return
 	}
-	buf, ok := read(mod, api.DecodeU32(stack[1]), min(api.DecodeU32(stack[2]), maxChunk))
+	buf, ok := in.readBuffer(mod, stack)
 	if !ok {
-		stack[0] = in.errno(abi.ErrnoInvalid, "buffer outside memory")
-		return
-	}
-	if len(buf) == 0 {
-		stack[0] = 0
 		return
 	}
 	h.conn.SetReadDeadline(earlier(in.deadline, h.readDeadline))

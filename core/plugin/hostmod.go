@@ -132,3 +132,19 @@ func hostLastError(in *instance, _ context.Context, mod api.Module, stack []uint
 func hostClockNow(_ *instance, _ context.Context, _ api.Module, stack []uint64) {
 	stack[0] = uint64(timeNow().UnixNano())
 }
+
+// readBuffer is the guest buffer of a read call (ptr and limit at
+// stack[1:3]), at most maxChunk long. When ok is false the call is already
+// answered: an error for a buffer outside memory, 0 for an empty one.
+func (in *instance) readBuffer(mod api.Module, stack []uint64) (buf []byte, ok bool) {
+	buf, ok = read(mod, api.DecodeU32(stack[1]), min(api.DecodeU32(stack[2]), maxChunk))
+	if !ok {
+		stack[0] = in.errno(abi.ErrnoInvalid, "buffer outside memory")
+		return nil, false
+	}
+	if len(buf) == 0 {
+		stack[0] = 0
+		return nil, false
+	}
+	return buf, true
+}
