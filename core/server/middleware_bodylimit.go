@@ -7,13 +7,21 @@ import (
 	"github.com/trellis-cp/trellis/core/httpx"
 )
 
-// limitBody caps request bodies at Options.MaxBodyBytes. A declared
+// limitBody caps request bodies at Options.MaxBodyBytes, or at the route's
+// entry in Options.BodyLimits. A declared
 // Content-Length over the cap is refused at once with 413 in the family's
 // format, before the handler runs; a chunked body is cut by
 // http.MaxBytesReader, whose error httpx.DecodeJSON maps to ErrTooLarge.
 func (s *Server) limitBody(next http.Handler) http.Handler {
-	max := s.opts.MaxBodyBytes
+	def := s.opts.MaxBodyBytes
+	routes := s.opts.BodyLimits
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		max := def
+		if len(routes) > 0 {
+			if n, ok := routes[r.Method+" "+r.URL.Path]; ok {
+				max = n
+			}
+		}
 		if max < 0 {
 			// No limit: still tell DecodeJSON not to apply its default.
 			next.ServeHTTP(w, r.WithContext(httpx.WithBodyLimit(r.Context(), max)))

@@ -137,6 +137,48 @@ func TestBodyLimit(t *testing.T) {
 	}
 }
 
+// TestBodyLimitPerRoute: a route listed in BodyLimits gets its own cap,
+// matched on method and exact path; every other route keeps the default.
+func TestBodyLimitPerRoute(t *testing.T) {
+	s, _ := testServer(t, Options{MaxBodyBytes: 64, BodyLimits: map[string]int64{"POST /api/big": 1000}},
+		func(r chi.Router) {
+			count := func(w http.ResponseWriter, r *http.Request) {
+				n, err := io.Copy(io.Discard, r.Body)
+				if err != nil {
+					httpx.Error(w, r, http.StatusRequestEntityTooLarge, "request body too large")
+					return
+				}
+				httpx.JSON(w, http.StatusOK, map[string]int64{"n": n})
+			}
+			r.Post("/api/big", count)
+			r.Put("/api/big", count)
+			r.Post("/api/big/sub", count)
+		})
+	body := strings.Repeat("x", 500)
+	for _, c := range []struct {
+		method, path string
+		status       int
+	}{
+		{http.MethodPost, "/api/big", 200},
+		{http.MethodPut, "/api/big", 413},      // another method: the default
+		{http.MethodPost, "/api/big/sub", 413}, // not a prefix match
+	} {
+		status, _, got := do(t, nil, c.method, s.URL()+c.path, strings.NewReader(body))
+		if status != c.status {
+			t.Errorf("%s %s with 500 bytes = %d %s, want %d", c.method, c.path, status, got, c.status)
+		}
+	}
+	// Over the route's own cap, declared and chunked.
+	big := strings.Repeat("x", 1001)
+	if status, _, got := do(t, nil, http.MethodPost, s.URL()+"/api/big", strings.NewReader(big)); status != 413 ||
+		!strings.Contains(got, "limit is 1000") {
+		t.Errorf("declared 1001 bytes = %d %s, want 413 naming the limit", status, got)
+	}
+	if status, _, _ := do(t, nil, http.MethodPost, s.URL()+"/api/big", io.MultiReader(strings.NewReader(big))); status != 413 {
+		t.Errorf("chunked 1001 bytes = %d, want 413", status)
+	}
+}
+
 func TestNotFoundAndMethodNotAllowedPerFamily(t *testing.T) {
 	s, _ := testServer(t, Options{}, func(r chi.Router) {
 		// A module's sub-router inherits the family-aware 404/405.

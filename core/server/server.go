@@ -50,6 +50,10 @@ type Options struct {
 	// MaxBodyBytes limits request bodies; 0 means httpx.DefaultMaxBodyBytes
 	// and a negative value means no limit.
 	MaxBodyBytes int64
+	// BodyLimits overrides MaxBodyBytes for single routes, keyed by
+	// "METHOD /exact/path" (for instance "POST /api/plugins", which takes
+	// raw WebAssembly modules); a negative value means no limit.
+	BodyLimits map[string]int64
 	// ReadTimeout bounds reading a whole request; 0 means none.
 	ReadTimeout time.Duration
 	// WriteTimeout bounds writing a response; 0 means none, which is the
