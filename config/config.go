@@ -142,9 +142,21 @@ type ModuleConfig struct {
 	Options map[string]any `koanf:",remain"`
 }
 
-// PluginsConfig says where WebAssembly plugins are dropped in.
+// PluginsConfig says where WebAssembly plugins are dropped in, how large a
+// module may be and what each plugin is granted.
 type PluginsConfig struct {
 	Dir string `koanf:"dir"`
+	// MaxModuleBytes caps a plugin module, uploaded or read from a
+	// directory (POST /api/plugins takes this body size, not
+	// http.max_body_bytes).
+	MaxModuleBytes int64 `koanf:"max_module_bytes"`
+	// Manifests holds each plugin's manifest by plugin name: the keys of
+	// core/plugin.Manifest (memory_pages, call_timeout, allowed_hosts,
+	// allowed_paths, config, ...). The node decodes them with
+	// DecodeOptions; a plugin without an entry gets the deny-by-default
+	// manifest. Set in the file only: plugin names do not map to
+	// variable names.
+	Manifests map[string]map[string]any `koanf:"manifests"`
 }
 
 // LogConfig configures log/slog.

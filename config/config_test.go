@@ -790,3 +790,66 @@ func TestStorageQuotaKeys(t *testing.T) {
 		}
 	}
 }
+
+// manifestOptions stands in for core/plugin.Manifest (config cannot import
+// it): the same kinds of fields.
+type manifestOptions struct {
+	MemoryPages  uint32            `koanf:"memory_pages"`
+	CallTimeout  time.Duration     `koanf:"call_timeout"`
+	AllowedHosts []string          `koanf:"allowed_hosts"`
+	Config       map[string]string `koanf:"config"`
+}
+
+func TestPluginManifests(t *testing.T) {
+	t.Parallel()
+	file := writeFile(t, "t.yaml", `plugins:
+  max_module_bytes: 1000
+  manifests:
+    webhook:
+      memory_pages: 512
+      call_timeout: 5s
+      allowed_hosts: ["hooks.example.com", "*.internal:8443"]
+      config: {url: "https://hooks.example.com/in", retries: "3"}
+    bare: {}
+`)
+	c := mustLoad(t, serveFlags(t, "--config", file), nil)
+	if c.Plugins.MaxModuleBytes != 1000 || c.Plugins.Dir != "./plugins" {
+		t.Errorf("plugins = %+v", c.Plugins)
+	}
+	var m manifestOptions
+	if err := DecodeManifest("webhook", c.Plugins.Manifests["webhook"], &m); err != nil {
+		t.Fatal(err)
+	}
+	want := manifestOptions{MemoryPages: 512, CallTimeout: 5 * time.Second,
+		AllowedHosts: []string{"hooks.example.com", "*.internal:8443"},
+		Config:       map[string]string{"url": "https://hooks.example.com/in", "retries": "3"}}
+	if !reflect.DeepEqual(m, want) {
+		t.Errorf("webhook manifest = %+v, want %+v", m, want)
+	}
+	if bare, ok := c.Plugins.Manifests["bare"]; !ok || len(bare) != 0 {
+		t.Errorf("bare manifest = %v (present %v), want an empty section", bare, ok)
+	}
+
+	// Errors name the key under plugins.manifests.<name>.
+	checkErr(t, DecodeManifest("webhook", map[string]any{"memory_page": 1}, &m),
+		"plugins.manifests.webhook.memory_page", "unknown key", "memory_pages")
+	checkErr(t, DecodeManifest("webhook", map[string]any{"call_timeout": "soon"}, &m),
+		"plugins.manifests.webhook.call_timeout", "duration")
+	checkErr(t, DecodeManifest("webhook", map[string]any{"allowed_hosts": map[string]any{"a": 1}}, &m),
+		"plugins.manifests.webhook.allowed_hosts")
+
+	for content, want := range map[string][]string{
+		"plugins:\n  manifests:\n    Bad.Name: {}\n": {"plugins.manifests"},
+		"plugins:\n  manifests:\n    BAD: {}\n":      {"plugins.manifests.BAD", "a plugin name is"},
+		"plugins:\n  manifests:\n    webhook: 3\n":   {"plugins.manifests.webhook", "want a section"},
+		"plugins:\n  manifests: 3\n":                 {"plugins.manifests", "is a section"},
+		"plugins:\n  max_module_bytes: 0\n":          {"plugins.max_module_bytes", "greater than 0"},
+		"plugins:\n  manifest:\n    webhook: {}\n":   {"plugins.manifest", "unknown key"},
+	} {
+		_, err := Load(serveFlags(t, "--config", writeFile(t, "bad.yaml", content)), nil)
+		checkErr(t, err, want...)
+	}
+	// Manifests are file-only: plugin names do not map to variable names.
+	_, err := Load(nil, []string{"TRELLIS_PLUGINS_MANIFESTS_WEBHOOK_MEMORY_PAGES=5"})
+	checkErr(t, err, "TRELLIS_PLUGINS_MANIFESTS_WEBHOOK_MEMORY_PAGES")
+}

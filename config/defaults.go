@@ -47,7 +47,7 @@ func Defaults() Config {
 		Audit:   AuditConfig{MaxEntries: 10000, Retention: 720 * time.Hour},
 		Storage: StorageConfig{QuotaBytes: 2 << 30, QuotaCheckInterval: 5 * time.Second},
 		Modules: mods,
-		Plugins: PluginsConfig{Dir: "./plugins"},
+		Plugins: PluginsConfig{Dir: "./plugins", MaxModuleBytes: 64 << 20},
 		Log:     LogConfig{Level: "info", Format: "text"},
 	}
 }

@@ -73,6 +73,18 @@ func checkLayer(flat map[string]any, src source) (layer, error) {
 			return l, fmt.Errorf("config: %s: is a section, not a value (it holds keys such as %s)",
 				src.where(key), sectionExample(key))
 		}
+		if _, rest, ok := splitManifestKey(key); ok {
+			// A plugin's manifest key: the node decodes and checks it.
+			if rest == "" && !isEmptySection(v) {
+				return l, fmt.Errorf("config: %s: want a section (the plugin's manifest keys), got %s",
+					src.where(key), describeValue(v))
+			}
+			if rest == "" {
+				v = map[string]any{}
+			}
+			set(v)
+			continue
+		}
 		_, rest, ok := splitModuleKey(key)
 		switch {
 		case !ok:

@@ -32,11 +32,24 @@ func (c *Config) CheckModules(known []string) error {
 // modules.<module>.<key>. Values may be strings (from TRELLIS_MODULES_*
 // variables) and are then parsed: "100", "true", "5s".
 func DecodeModuleOptions(module string, opts map[string]any, into any) error {
-	prefix := modulesKey + "." + module + "."
+	return DecodeOptions(modulesKey+"."+module, opts, into)
+}
+
+// DecodeManifest decodes plugins.manifests.<plugin> into into (a pointer
+// to core/plugin.Manifest, or any struct with koanf tags) with the rules
+// of DecodeModuleOptions.
+func DecodeManifest(plugin string, opts map[string]any, into any) error {
+	return DecodeOptions(manifestsKey+"."+plugin, opts, into)
+}
+
+// DecodeOptions decodes the open-ended section at path (such as
+// "modules.kv") into into, a pointer to a struct with koanf tags, strictly:
+// see DecodeModuleOptions.
+func DecodeOptions(path string, opts map[string]any, into any) error {
+	prefix := path + "."
 	rv := reflect.ValueOf(into)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() || rv.Elem().Kind() != reflect.Struct {
-		return fmt.Errorf("config: %s%s: options decode into a pointer to a struct, not %T",
-			modulesKey+".", module, into)
+		return fmt.Errorf("config: %s: options decode into a pointer to a struct, not %T", path, into)
 	}
 	fields := optionFields(rv.Elem().Type())
 	for _, key := range sortedKeys(opts) {

@@ -8,9 +8,13 @@ import (
 	"time"
 )
 
-// modulesKey is the one open-ended section: its sub-keys are module names the
-// loader cannot know, so it is handled apart from the fixed keys.
-const modulesKey = "modules"
+// modulesKey and manifestsKey are the open-ended sections: their sub-keys
+// are module and plugin names the loader cannot know, so they are handled
+// apart from the fixed keys.
+const (
+	modulesKey   = "modules"
+	manifestsKey = "plugins.manifests"
+)
 
 var durationType = reflect.TypeOf(time.Duration(0))
 
@@ -105,7 +109,28 @@ func flatten(c Config) map[string]any {
 			out[modulesKey+"."+name+"."+k] = v
 		}
 	}
+	delete(out, manifestsKey)
+	for name, m := range c.Plugins.Manifests {
+		out[manifestsKey+"."+name] = map[string]any{}
+		for k, v := range m {
+			out[manifestsKey+"."+name+"."+k] = v
+		}
+	}
 	return out
+}
+
+// splitManifestKey splits "plugins.manifests.<name>[.<rest>]"; ok is false
+// when key is not under plugins.manifests or has an empty segment.
+func splitManifestKey(key string) (name, rest string, ok bool) {
+	after, found := strings.CutPrefix(key, manifestsKey+".")
+	if !found {
+		return "", "", false
+	}
+	name, rest, _ = strings.Cut(after, ".")
+	if name == "" || slices.Contains(strings.Split(after, "."), "") {
+		return "", "", false
+	}
+	return name, rest, true
 }
 
 // splitModuleKey splits "modules.<name>[.<rest>]". ok is false when key is

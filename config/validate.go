@@ -56,6 +56,15 @@ func (c *Config) Validate() error {
 	if c.Storage.QuotaBytes < 0 {
 		return keyErr("storage.quota_bytes", "must not be negative (0 turns the quota off), got %d", c.Storage.QuotaBytes)
 	}
+	if c.Plugins.MaxModuleBytes <= 0 {
+		return keyErr("plugins.max_module_bytes", "must be greater than 0, got %d", c.Plugins.MaxModuleBytes)
+	}
+	for _, name := range sortedKeys(c.Plugins.Manifests) {
+		if !validPluginName(name) {
+			return keyErr(manifestsKey+"."+show(name),
+				"a plugin name is [a-z0-9_-], at most 64 bytes, starting with a letter or digit")
+		}
+	}
 	if c.Storage.QuotaCheckInterval <= 0 {
 		return keyErr("storage.quota_check_interval", "must be greater than 0, got %s", c.Storage.QuotaCheckInterval)
 	}
@@ -289,4 +298,18 @@ func (c *Config) InitialMembers() (map[uint64]string, error) {
 		return nil, &keyError{key: "raft.initial_cluster", err: err}
 	}
 	return m, nil
+}
+
+// validPluginName mirrors core/plugin's rule for plugin names, so a
+// manifest under a name no plugin can have is caught at start-up.
+func validPluginName(s string) bool {
+	if s == "" || len(s) > 64 || s[0] == '-' || s[0] == '_' {
+		return false
+	}
+	for _, r := range s {
+		if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '_' && r != '-' {
+			return false
+		}
+	}
+	return true
 }
