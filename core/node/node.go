@@ -20,6 +20,7 @@ import (
 	"github.com/trellis-cp/trellis/core/auth"
 	"github.com/trellis-cp/trellis/core/metrics"
 	"github.com/trellis-cp/trellis/core/module"
+	"github.com/trellis-cp/trellis/core/plugin"
 	"github.com/trellis-cp/trellis/core/raft"
 	"github.com/trellis-cp/trellis/core/server"
 	"github.com/trellis-cp/trellis/core/store"
@@ -37,6 +38,8 @@ type Node struct {
 	http    *server.Server
 	modules []*running
 	plugins *pluginManager
+	// manifests are plugins.manifests decoded at Start.
+	manifests map[string]plugin.Manifest
 }
 
 type running struct {
@@ -74,6 +77,9 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	}()
 	enabled, err := n.resolveModules()
 	if err != nil {
+		return err
+	}
+	if n.manifests, err = decodeManifests(n.cfg.Plugins.Manifests); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(n.cfg.Node.DataDir, 0o750); err != nil {
@@ -138,6 +144,8 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		TLSKeyFile:      n.cfg.HTTP.TLS.KeyFile,
 		TLSClientCAFile: n.cfg.HTTP.TLS.CAFile,
 		MaxBodyBytes:    n.cfg.HTTP.MaxBodyBytes,
+		// Plugin uploads are raw modules, megabytes rather than JSON.
+		BodyLimits:      map[string]int64{http.MethodPost + " /api/plugins": n.cfg.Plugins.MaxModuleBytes},
 		ReadTimeout:     n.cfg.HTTP.ReadTimeout,
 		WriteTimeout:    n.cfg.HTTP.WriteTimeout,
 		ShutdownTimeout: n.cfg.HTTP.ShutdownTimeout,

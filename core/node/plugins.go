@@ -28,6 +28,7 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 
+	"github.com/trellis-cp/trellis/config"
 	"github.com/trellis-cp/trellis/core/plugin"
 	"github.com/trellis-cp/trellis/core/store"
 )
@@ -54,10 +55,9 @@ const EnvShippedPlugins = "TRELLIS_SHIPPED_PLUGINS"
 // key. A chunk stays well under raft's 1 MiB message size and the store's
 // 4 MiB value limit.
 const (
-	metaPrefix     = "meta/"
-	chunkPrefix    = "chunk/"
-	pluginChunk    = 512 << 10
-	maxPluginBytes = 64 << 20
+	metaPrefix  = "meta/"
+	chunkPrefix = "chunk/"
+	pluginChunk = 512 << 10
 )
 
 type pluginMeta struct {
@@ -91,12 +91,18 @@ type pluginEntry struct {
 	size               int
 	p                  *plugin.Plugin
 	err                error
+	// replaceErr says why a newer file at path did not replace p, which
+	// keeps serving; cleared when a file loads or the slot changes.
+	replaceErr error
 }
 
 func (e *pluginEntry) row() PluginRow {
 	r := PluginRow{Name: e.name, Source: e.source, SHA256: e.sha256, Size: e.size, Status: "loaded"}
 	if e.err != nil {
 		r.Status, r.Error = "error", e.err.Error()
+	}
+	if e.replaceErr != nil {
+		r.Error = "the previous version keeps serving; the new file did not load: " + e.replaceErr.Error()
 	}
 	if e.p != nil && e.p.Retired() {
 		// A shadowed file plugin being loaded again (see reload).
@@ -117,6 +123,9 @@ type pluginManager struct {
 	logger *slog.Logger
 	dir    string // plugins.dir, absolute; empty when unset
 
+	manifests map[string]plugin.Manifest // plugins.manifests, decoded
+	maxBytes  int                        // plugins.max_module_bytes
+
 	mu      sync.Mutex
 	entries map[string]map[string]*pluginEntry // name -> source -> entry
 	applied chan struct{}                      // closed and replaced after each change
@@ -125,7 +134,9 @@ type pluginManager struct {
 	wg     sync.WaitGroup
 }
 
-func newPluginManager(host *plugin.Host, ns *store.Namespace, dir string, logger *slog.Logger) *pluginManager {
+func newPluginManager(host *plugin.Host, ns *store.Namespace, cfg config.PluginsConfig,
+	manifests map[string]plugin.Manifest, logger *slog.Logger) *pluginManager {
+	dir := cfg.Dir
 	if dir != "" {
 		if abs, err := filepath.Abs(dir); err == nil {
 			dir = abs
@@ -133,6 +144,7 @@ func newPluginManager(host *plugin.Host, ns *store.Namespace, dir string, logger
 	}
 	return &pluginManager{
 		host: host, reg: plugin.NewRegistry(), ns: ns, dir: dir,
+		manifests: manifests, maxBytes: int(cfg.MaxModuleBytes),
 		logger:  logger.With("module", "plugins"),
 		entries: map[string]map[string]*pluginEntry{},
 		applied: make(chan struct{}),
@@ -238,26 +250,50 @@ func (m *pluginManager) loadFile(ctx context.Context, path, src string) {
 	name := fileName(path)
 	b, err := os.ReadFile(path)
 	e := &pluginEntry{name: name, source: src, path: path}
-	if err == nil && len(b) > maxPluginBytes {
-		err = fmt.Errorf("plugin %s: %d bytes, limit is %d", name, len(b), maxPluginBytes)
+	if err == nil && len(b) > m.maxBytes {
+		err = fmt.Errorf("plugin %s: %d bytes, limit is %d (plugins.max_module_bytes)", name, len(b), m.maxBytes)
 	}
+	cur := m.entry(name, src)
 	if err == nil {
 		sum := sha256.Sum256(b)
 		e.sha256, e.size = hex.EncodeToString(sum[:]), len(b)
-		if cur := m.entry(name, src); cur != nil && cur.sha256 == e.sha256 && cur.p != nil && !cur.p.Retired() && cur.path == path {
+		if cur != nil && cur.sha256 == e.sha256 && cur.p != nil && !cur.p.Retired() && cur.path == path {
 			return // unchanged
 		}
-		e.p, err = m.host.Load(ctx, name, b, plugin.Manifest{})
+		e.p, err = m.host.Load(ctx, name, b, m.manifest(name))
 		if err == nil && e.p.Describe().Name != name {
 			m.logger.Warn("plugin file name differs from the name it describes; serving it as the file name",
 				"file", path, "describes", e.p.Describe().Name)
 		}
+	}
+	if err != nil && cur != nil && cur.p != nil && !cur.p.Retired() && cur.path == path {
+		// A bad replacement: keep the loaded version serving.
+		m.logger.Warn("plugin file not loaded; the previous version keeps serving",
+			"file", path, "source", src, "serving", shortSHA(cur.sha256), "err", err)
+		m.mu.Lock()
+		cur.replaceErr = err
+		m.notifyLocked()
+		m.mu.Unlock()
+		return
 	}
 	if err != nil {
 		e.err = err
 		m.logger.Warn("plugin not loaded", "file", path, "source", src, "err", err)
 	}
 	m.install(e)
+}
+
+// manifest is what plugins.manifests grants name (the zero Manifest,
+// deny by default, when it has no entry).
+func (m *pluginManager) manifest(name string) plugin.Manifest {
+	return m.manifests[name]
+}
+
+func shortSHA(s string) string {
+	if len(s) > 12 {
+		return s[:12]
+	}
+	return s
 }
 
 func (m *pluginManager) entry(name, src string) *pluginEntry {
@@ -325,10 +361,7 @@ func (m *pluginManager) remove(name, src string) bool {
 // returns a file entry to load again when the best one was retired by an
 // earlier swap.
 func (m *pluginManager) refreshLocked(name string) (reload *pluginEntry) {
-	defer func() {
-		close(m.applied)
-		m.applied = make(chan struct{})
-	}()
+	defer m.notifyLocked()
 	best := m.bestLocked(name)
 	if best != nil && best.p != nil && best.p.Retired() {
 		if m.reg.Get(name) != best.p {
@@ -344,6 +377,12 @@ func (m *pluginManager) refreshLocked(name string) (reload *pluginEntry) {
 		m.reg.Remove(name)
 	}
 	return nil
+}
+
+// notifyLocked wakes everyone waiting for a change of the entries.
+func (m *pluginManager) notifyLocked() {
+	close(m.applied)
+	m.applied = make(chan struct{})
 }
 
 // bestLocked is the loaded entry of highest precedence, else the entry of
@@ -473,7 +512,11 @@ func (m *pluginManager) syncUploaded(ctx context.Context, name string) {
 	e := &pluginEntry{name: name, source: SourceUploaded, sha256: meta.SHA256, size: meta.Size}
 	b, err := m.readChunks(ctx, meta)
 	if err == nil {
-		e.p, err = m.host.Load(ctx, name, b, plugin.Manifest{SHA256: meta.SHA256})
+		mf := m.manifest(name)
+		if mf.SHA256 == "" {
+			mf.SHA256 = meta.SHA256 // what was stored is what runs
+		}
+		e.p, err = m.host.Load(ctx, name, b, mf)
 	}
 	if err != nil {
 		e.err = err
@@ -537,8 +580,8 @@ func (m *pluginManager) watchStore(ctx context.Context, rev int64) {
 // upload checks wasm by loading it, stores it and waits until this node
 // serves it. A refusal stores nothing.
 func (m *pluginManager) upload(ctx context.Context, wasm []byte) (PluginRow, error) {
-	if len(wasm) > maxPluginBytes {
-		return PluginRow{}, &refusal{fmt.Errorf("module is %d bytes, limit is %d", len(wasm), maxPluginBytes)}
+	if len(wasm) > m.maxBytes {
+		return PluginRow{}, &refusal{fmt.Errorf("module is %d bytes, limit is %d (plugins.max_module_bytes)", len(wasm), m.maxBytes)}
 	}
 	probe, err := m.host.Load(ctx, "upload-check", wasm, plugin.Manifest{WarmInstances: 1, MaxInstances: 1})
 	if err != nil {
@@ -769,7 +812,7 @@ func (n *Node) startPlugins(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	n.plugins = newPluginManager(host, ns, n.cfg.Plugins.Dir, n.logger)
+	n.plugins = newPluginManager(host, ns, n.cfg.Plugins, n.manifests, n.logger)
 	n.plugins.start(ctx)
 	return nil
 }
@@ -793,4 +836,21 @@ func (n *Node) Plugins() *plugin.Registry {
 		return nil
 	}
 	return n.plugins.reg
+}
+
+// decodeManifests decodes and checks plugins.manifests, so a bad grant
+// stops the node at start-up with the key at fault.
+func decodeManifests(raw map[string]map[string]any) (map[string]plugin.Manifest, error) {
+	out := make(map[string]plugin.Manifest, len(raw))
+	for name, opts := range raw {
+		var mf plugin.Manifest
+		if err := config.DecodeManifest(name, opts, &mf); err != nil {
+			return nil, err
+		}
+		if err := mf.Validate(); err != nil {
+			return nil, fmt.Errorf("config: plugins.manifests.%s: %w", name, err)
+		}
+		out[name] = mf
+	}
+	return out, nil
 }

@@ -54,19 +54,20 @@ func (n *Node) mountPlugins(r chi.Router) {
 				return
 			}
 		}
-		body, err := io.ReadAll(io.LimitReader(r.Body, maxPluginBytes+1))
+		body, err := io.ReadAll(io.LimitReader(r.Body, int64(m.maxBytes)+1))
 		if err != nil {
 			var mbe *http.MaxBytesError
 			if errors.As(err, &mbe) {
 				pluginError(w, http.StatusRequestEntityTooLarge,
-					fmt.Sprintf("module too large: limit is %d bytes (http.max_body_bytes)", mbe.Limit))
+					fmt.Sprintf("module too large: limit is %d bytes (plugins.max_module_bytes)", mbe.Limit))
 				return
 			}
 			pluginError(w, http.StatusBadRequest, "read module: "+err.Error())
 			return
 		}
-		if len(body) > maxPluginBytes {
-			pluginError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("module too large: limit is %d bytes", maxPluginBytes))
+		if len(body) > m.maxBytes {
+			pluginError(w, http.StatusRequestEntityTooLarge,
+				fmt.Sprintf("module too large: limit is %d bytes (plugins.max_module_bytes)", m.maxBytes))
 			return
 		}
 		if len(body) == 0 {

@@ -10,19 +10,23 @@ import (
 	"testing"
 	"time"
 
-	"github.com/trellis-cp/trellis/config"
 	"github.com/trellis-cp/trellis/core/node"
 	"github.com/trellis-cp/trellis/test/internal/testnode"
 )
 
-// TestUploadShadowsShipped: an upload (here over 4 MiB, so stored in
-// several chunks) takes precedence over a shipped plugin of the same name;
-// deleting it brings the shipped one back, loaded and callable.
+// TestUploadShadowsShipped: an upload (here over 4 MiB, above
+// http.max_body_bytes, so it passes only by the route's own limit
+// plugins.max_module_bytes, and is stored in several chunks) takes
+// precedence over a shipped plugin of the same name; deleting it brings
+// the shipped one back, loaded and callable.
 func TestUploadShadowsShipped(t *testing.T) {
 	shipped := t.TempDir()
 	copyWasm(t, "json", filepath.Join(shipped, "json.wasm"))
 	t.Setenv(node.EnvShippedPlugins, shipped)
-	c := start(t, 2, nil, func(cfg *config.Config) { cfg.HTTP.MaxBodyBytes = 64 << 20 })
+	c := start(t, 2, nil)
+	if n := len(readWasm(t, "json")); int64(n) <= c.tc.Node(1).Config.HTTP.MaxBodyBytes {
+		t.Fatalf("json.wasm is %d bytes, not above http.max_body_bytes: the test proves nothing", n)
+	}
 	before, _ := c.row(1, "json")
 	if before.Source != "shipped" || before.Status != "loaded" {
 		t.Fatalf("row %+v", before)

@@ -1,12 +1,16 @@
 package plugins
 
 import (
+	"bytes"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/trellis-cp/trellis/config"
 	"github.com/trellis-cp/trellis/core/node"
 	"github.com/trellis-cp/trellis/test/internal/testnode"
 )
@@ -73,23 +77,33 @@ func TestDirWatch(t *testing.T) {
 	if err := c.validate(1, "live"); err != nil {
 		t.Fatal(err)
 	}
-	copyWasm(t, "json", path)
+	copyWasm(t, "equals2", path)
+	var second node.PluginRow
 	testnode.Eventually(t, 30*time.Second, "live.wasm replaced", func() bool {
 		r, ok := c.row(1, "live")
-		return ok && r.Status == "loaded" && r.SHA256 != first.SHA256
+		second = r
+		return ok && r.Status == "loaded" && r.SHA256 != first.SHA256 && r.Version == "2.0.0"
 	})
-	// A bad replacement is listed with its error; the node keeps serving.
+	// A bad replacement is listed with its error while the previous
+	// version keeps serving.
 	if err := os.WriteFile(path, []byte("\x00asm\x01\x00\x00\x00"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	testnode.Eventually(t, 30*time.Second, "bad live.wasm listed with its error", func() bool {
 		r, ok := c.row(1, "live")
-		return ok && r.Status == "error" && r.Error != "" && c.tc.Node(1).Node.Plugins().Get("live") == nil
+		return ok && r.Status == "loaded" && r.SHA256 == second.SHA256 &&
+			strings.Contains(r.Error, "previous version keeps serving") && strings.Contains(r.Error, "ABI")
 	})
+	if p := c.tc.Node(1).Node.Plugins().Get("live"); p == nil || p.Digest() != second.SHA256 {
+		t.Fatalf("after a bad replacement the registry serves %v, want version 2", p)
+	}
+	if err := c.validate(1, "live"); err != nil {
+		t.Fatal(err)
+	}
 	copyWasm(t, "equals", path)
 	testnode.Eventually(t, 30*time.Second, "fixed live.wasm loaded", func() bool {
 		r, ok := c.row(1, "live")
-		return ok && r.Status == "loaded" && r.SHA256 == first.SHA256
+		return ok && r.Status == "loaded" && r.SHA256 == first.SHA256 && r.Error == ""
 	})
 	if err := c.validate(1, "live"); err != nil {
 		t.Fatal(err)
@@ -107,7 +121,7 @@ func TestDirWatch(t *testing.T) {
 // all three nodes with the same digest; delete removes it everywhere; bad
 // uploads are refused with nothing stored.
 func TestUploadReachesEveryNode(t *testing.T) {
-	c := start(t, 3, nil)
+	c := start(t, 3, nil, func(cfg *config.Config) { cfg.Plugins.MaxModuleBytes = 4 << 20 })
 	for _, bad := range []struct {
 		name, ct string
 		body     []byte
@@ -118,12 +132,25 @@ func TestUploadReachesEveryNode(t *testing.T) {
 		{"empty module (no ABI exports)", "application/wasm", []byte("\x00asm\x01\x00\x00\x00"), http.StatusBadRequest, "ABI"},
 		{"empty body", "application/wasm", nil, http.StatusBadRequest, "empty"},
 		{"json body", "application/json", []byte(`{}`), http.StatusUnsupportedMediaType, "content type"},
-		{"oversized", "application/octet-stream", make([]byte, 5<<20), http.StatusRequestEntityTooLarge, "too large"},
+		{"oversized", "application/octet-stream", make([]byte, 5<<20), http.StatusRequestEntityTooLarge, "limit is 4194304"},
 	} {
 		status, body := c.do(1, http.MethodPost, "/api/plugins", bad.ct, bad.body)
 		t.Logf("%s: %d %s", bad.name, status, body)
 		wantError(t, status, body, bad.status, bad.contains)
 	}
+	// Oversized without a Content-Length: cut while reading.
+	req, err := http.NewRequest(http.MethodPost, c.tc.URL(1, "/api/plugins"), io.MultiReader(bytes.NewReader(make([]byte, 5<<20))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunked, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	wantError(t, resp.StatusCode, chunked, http.StatusRequestEntityTooLarge, "plugins.max_module_bytes")
 	if n := c.stored(1); n != 0 {
 		t.Fatalf("refused uploads left %d keys", n)
 	}
