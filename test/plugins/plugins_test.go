@@ -2,16 +2,23 @@ package plugins
 
 import (
 	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/trellis-cp/trellis/config"
 	"github.com/trellis-cp/trellis/core/node"
+	"github.com/trellis-cp/trellis/core/plugin"
 	"github.com/trellis-cp/trellis/test/internal/testnode"
 )
 
@@ -217,4 +224,76 @@ func TestUploadReachesEveryNode(t *testing.T) {
 	if n := c.stored(3); n != 0 {
 		t.Fatalf("delete left %d keys", n)
 	}
+}
+
+// TestHotReplaceUnderLoad: a dropped-in plugin replaced three times while
+// four callers use it without pause: no call fails, and the callers see
+// each version as it comes in.
+func TestHotReplaceUnderLoad(t *testing.T) {
+	c := start(t, 1, func(_ int, dir string) { copyWasm(t, "equals", filepath.Join(dir, "live.wasm")) })
+	path := filepath.Join(c.dirs[0], "live.wasm")
+	reg := c.tc.Node(1).Node.Plugins()
+	if reg.Get("live") == nil {
+		t.Fatal("live not loaded at start")
+	}
+	var (
+		stop    atomic.Bool
+		calls   atomic.Int64
+		mu      sync.Mutex
+		failed  []error
+		digests = map[string]int{}
+		wg      sync.WaitGroup
+	)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !stop.Load() {
+				p, release, err := reg.Acquire("live")
+				if err == nil {
+					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+					var res []plugin.Result
+					res, err = p.Validate(ctx, []byte("x"), [][]byte{[]byte("x"), []byte("y")})
+					cancel()
+					if err == nil && (len(res) != 2 || !res[0].OK() || res[1].OK()) {
+						err = fmt.Errorf("version %s answered %+v", p.Describe().Version, res)
+					}
+					mu.Lock()
+					digests[p.Digest()]++
+					mu.Unlock()
+					release()
+				}
+				calls.Add(1)
+				if err != nil {
+					mu.Lock()
+					failed = append(failed, err)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for i, next := range []string{"equals2", "equals", "equals2"} {
+		before := calls.Load()
+		copyWasm(t, next, path)
+		sum := sha256.Sum256(readWasm(t, next))
+		want := hex.EncodeToString(sum[:])
+		testnode.Eventually(t, 30*time.Second, "replacement serves", func() bool {
+			p := reg.Get("live")
+			return p != nil && p.Digest() == want
+		})
+		// Let calls run on the new version too.
+		testnode.Eventually(t, 30*time.Second, "calls on the new version", func() bool {
+			return calls.Load() > before+50
+		})
+		t.Logf("swap %d to %s: %d calls so far", i+1, next, calls.Load())
+	}
+	stop.Store(true)
+	wg.Wait()
+	if len(failed) > 0 {
+		t.Fatalf("%d of %d calls failed across the swaps; first: %v", len(failed), calls.Load(), failed[0])
+	}
+	if len(digests) != 2 {
+		t.Fatalf("calls saw %d module versions, want 2: %v", len(digests), digests)
+	}
+	t.Logf("%d calls, none failed, versions %v", calls.Load(), digests)
 }
