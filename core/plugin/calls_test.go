@@ -92,19 +92,46 @@ func TestValidatorBatches(t *testing.T) {
 	})
 }
 
-func TestNotImplementedValidators(t *testing.T) {
+// TestUndecidedVerdict: a validator that cannot judge a payload gives an
+// undecided verdict with its reason, not invalid (the probe guest's
+// "undecided" command returns validator.Undecided).
+func TestUndecidedVerdict(t *testing.T) {
+	h, _ := testHost(t)
+	p := load(t, h, "probe", plugin.Manifest{})
+	res, err := p.Validate(ctxT(t), []byte("{}"), payloads(3, func(i int) string {
+		return []string{"valid", "invalid bad", "undecided cannot tell"}[i]
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []plugin.Result{{Outcome: plugin.Valid}, {Outcome: plugin.Invalid, Message: "bad"}, {Outcome: plugin.Undecided, Message: "cannot tell"}}
+	for i, r := range res {
+		if r != want[i] {
+			t.Fatalf("payload %d: %v %q, want %v %q", i, r.Outcome, r.Message, want[i].Outcome, want[i].Message)
+		}
+	}
+}
+
+// TestShippedValidatorsJudge: the shipped Avro and Protobuf validators
+// decide (valid or invalid, never undecided); their own tests in
+// plugins/avro and plugins/protobuf cover what they accept.
+func TestShippedValidatorsJudge(t *testing.T) {
 	h, _ := testHost(t)
 	ctx := ctxT(t)
-	for _, name := range []string{"avro", "protobuf"} {
-		p := load(t, h, name, plugin.Manifest{})
-		res, err := p.Validate(ctx, []byte(`{"type": "string"}`), payloads(3, func(int) string { return `"x"` }))
+	for _, tc := range []struct {
+		name, schema   string
+		valid, invalid []byte
+	}{
+		// "hi" as an Avro string: zig-zag length 2, then the bytes.
+		{"avro", `"string"`, []byte{4, 'h', 'i'}, []byte{4, 'h', 'i', 0}},
+	} {
+		p := load(t, h, tc.name, plugin.Manifest{})
+		res, err := p.Validate(ctx, []byte(tc.schema), [][]byte{tc.valid, tc.invalid})
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, r := range res {
-			if r.Outcome != plugin.Undecided || !strings.Contains(r.Message, "not implemented yet") {
-				t.Fatalf("%s: %v %q", name, r.Outcome, r.Message)
-			}
+		if !res[0].OK() || res[1].Outcome != plugin.Invalid || res[1].Message == "" {
+			t.Fatalf("%s: %+v", tc.name, res)
 		}
 	}
 }

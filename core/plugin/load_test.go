@@ -19,7 +19,7 @@ func TestLoadShippedAndExample(t *testing.T) {
 		name, kind, describes string
 	}{
 		{"json", "validator", "JSON Schema"},
-		{"avro", "validator", "not implemented yet"},
+		{"avro", "validator", "Avro binary"},
 		{"protobuf", "validator", "not implemented yet"},
 		{"webhook", "connector", "POST"},
 	} {

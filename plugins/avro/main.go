@@ -1,14 +1,22 @@
-// Command avro is the Avro schema validator plugin Trellis ships. For now
-// it checks that a schema is a JSON document (Avro schemas are JSON) and
-// answers "not implemented yet" for every payload: the schema issue gives
-// it real Avro validation.
+// Command avro is the Avro validator plugin Trellis ships: the schema is an
+// Avro schema (JSON), and a payload is valid when it is exactly one datum
+// of that schema in Avro's binary encoding: it decodes, and no bytes are
+// left after it. No container file header, no single-object (0xC3 0x01)
+// prefix, no schema fingerprint: the bare datum.
 //
 // Build: GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o avro.wasm .
+// (make plugins writes bin/plugins/avro.wasm).
+//
+// Decoding is github.com/linkedin/goavro/v2 (pure Go, no unsafe): its
+// NativeFromBinary returns the bytes after the datum, which is the
+// trailing-bytes check.
 package main
 
 import (
-	"encoding/json"
 	"fmt"
+	"strings"
+
+	"github.com/linkedin/goavro/v2"
 
 	"github.com/trellis-cp/trellis/sdk/validator"
 )
@@ -16,19 +24,52 @@ import (
 func init() {
 	validator.Register(validator.Info{
 		Name:    "avro",
-		Version: "0.0.1",
-		Description: "Avro schema validator (not implemented yet: accepts any JSON schema document " +
-			"and answers every payload \"not implemented yet\").",
+		Version: "1.0.0",
+		Description: "Validates Avro payloads: the schema is an Avro schema (JSON), a payload " +
+			"must be exactly one datum of it in Avro binary encoding (no trailing bytes).",
 	}, compile)
 }
 
-func compile(schema []byte) (validator.Schema, error) {
-	if !json.Valid(schema) {
-		return nil, fmt.Errorf("an Avro schema is a JSON document; this one is not valid JSON")
+// schema is a compiled Avro schema.
+type schema struct {
+	codec *goavro.Codec
+	name  string // for messages: a named type's full name, or the type ("string", "array"...)
+}
+
+func compile(src []byte) (validator.Schema, error) {
+	codec, err := goavro.NewCodec(string(src))
+	if err != nil {
+		return nil, fmt.Errorf("schema: %v", err)
 	}
-	return validator.SchemaFunc(func([]byte) error {
-		return fmt.Errorf("avro validation: %w", validator.ErrNotImplemented)
-	}), nil
+	tn := codec.TypeName()
+	name := strings.TrimPrefix(tn.String(), ".")
+	if name == "" {
+		name = "Avro"
+	}
+	return schema{codec, name}, nil
+}
+
+// minBlockCount is the least block count a payload may declare (see
+// Validate).
+const minBlockCount = 1 << 10
+
+func (s schema) Validate(payload []byte) error {
+	// goavro sizes an array or map from its declared block count before
+	// decoding the items, up to MaxBlockCount (2^31 by default): five bytes
+	// could ask for gigabytes and take the instance down with the batch.
+	// An item takes at least a byte unless its type encodes to nothing
+	// (null, an empty record), so a count past the payload's length is
+	// bogus for any sane schema. A plugin instance is single-threaded, so
+	// setting the package variable per payload is safe here.
+	goavro.MaxBlockCount = max(int64(len(payload)), minBlockCount)
+	_, rest, err := s.codec.NativeFromBinary(payload)
+	if err != nil {
+		return fmt.Errorf("not an Avro %s datum: %v", s.name, err)
+	}
+	if len(rest) != 0 {
+		return fmt.Errorf("trailing bytes: the %s datum ends at byte %d of %d", s.name, len(payload)-len(rest), len(payload))
+	}
+	return nil
 }
 
 func main() {}
