@@ -89,3 +89,16 @@ func TestWebhookDeniedHost(t *testing.T) {
 		t.Fatalf("write to a host the manifest does not allow: %v", err)
 	}
 }
+
+// TestConformance runs the SDK's conformance kit, the checks every Trellis
+// plugin passes, against the built webhook.
+func TestConformance(t *testing.T) {
+	wasm := plugintest.Build(t, ".")
+	srv := httptest.NewServer(&endpoint{})
+	defer srv.Close()
+	plugintest.RunConformance(t, wasm, plugintest.Conformance{
+		Manifest:  plugin.Manifest{AllowedHosts: []string{"127.0.0.1:*"}},
+		Config:    `{"url": "` + srv.URL + `"}`,
+		BadConfig: `{"url": "` + srv.URL + `", "mode": "stream"}`,
+	})
+}
