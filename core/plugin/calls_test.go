@@ -124,6 +124,8 @@ func TestShippedValidatorsJudge(t *testing.T) {
 	}{
 		// "hi" as an Avro string: zig-zag length 2, then the bytes.
 		{"avro", `"string"`, []byte{4, 'h', 'i'}, []byte{4, 'h', 'i', 0}},
+		// Field 1 = 150 (varint), then the same with field 2, which M lacks.
+		{"protobuf", `syntax = "proto3"; message M { int32 a = 1; }`, []byte{0x08, 0x96, 0x01}, []byte{0x10, 0x96, 0x01}},
 	} {
 		p := load(t, h, tc.name, plugin.Manifest{})
 		res, err := p.Validate(ctx, []byte(tc.schema), [][]byte{tc.valid, tc.invalid})

@@ -20,7 +20,7 @@ func TestLoadShippedAndExample(t *testing.T) {
 	}{
 		{"json", "validator", "JSON Schema"},
 		{"avro", "validator", "Avro binary"},
-		{"protobuf", "validator", "not implemented yet"},
+		{"protobuf", "validator", "Protocol Buffers"},
 		{"webhook", "connector", "POST"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
