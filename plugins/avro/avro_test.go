@@ -261,3 +261,15 @@ func TestAvroNative(t *testing.T) {
 	}
 	checkResults(t, cases, res)
 }
+
+// TestAvroConformance runs the SDK's conformance kit on the plugin.
+func TestAvroConformance(t *testing.T) {
+	schema := `{"type": "record", "name": "P", "fields": [{"name": "name", "type": "string"}, {"name": "age", "type": "int"}]}`
+	valid := encode(t, schema, map[string]any{"name": "Ada", "age": int32(36)})
+	plugintest.RunConformance(t, wasmPath, plugintest.Conformance{
+		Schema:    schema,
+		Valid:     []string{string(valid), "\x00\x00"},
+		Invalid:   []string{"", string(valid) + "x", "\x06Ad"},
+		BadSchema: `{"type": "strin"}`,
+	})
+}

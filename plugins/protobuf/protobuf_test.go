@@ -393,3 +393,13 @@ func TestProtobufNative(t *testing.T) {
 		checkResults(t, tc.cases, res)
 	}
 }
+
+// TestProtobufConformance runs the SDK's conformance kit on the plugin.
+func TestProtobufConformance(t *testing.T) {
+	plugintest.RunConformance(t, wasmPath, plugintest.Conformance{
+		Schema:    `syntax = "proto2"; message P { required string name = 1; optional int32 age = 2; }`,
+		Valid:     []string{"\x0a\x03Ada", "\x0a\x03Ada\x10\x24"},
+		Invalid:   []string{"", "\x10\x24", "\x0a\x03Ada\x18\x01", "\x0a\x05Ada"},
+		BadSchema: `syntax = "proto2"; message P { required strin name = 1; }`,
+	})
+}
