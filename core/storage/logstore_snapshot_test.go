@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/dgraph-io/badger/v4"
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 )
@@ -69,9 +68,10 @@ func TestLogStoreCrashAfterReceivedSnapshot(t *testing.T) {
 	}
 }
 
-// A log left by the old SaveSnapshot (snapshot recorded, hard state not
-// yet raised) opens with the commit index raised to the snapshot, so a
-// member stuck in that state starts again.
+// A log whose hard state is behind its snapshot (a crash tore the hard
+// state off the snapshot record SaveSnapshot writes with it, or a log
+// written before SaveSnapshot raised it) opens with the commit index
+// raised to the snapshot, so a member stuck in that state starts again.
 func TestLogStoreRepairsCommitBelowSnapshot(t *testing.T) {
 	dir := t.TempDir()
 	s, err := OpenLogStore(dir, quiet())
@@ -81,12 +81,8 @@ func TestLogStoreRepairsCommitBelowSnapshot(t *testing.T) {
 	snap := raftpb.Snapshot{Metadata: raftpb.SnapshotMetadata{Index: 986, Term: 3, ConfState: raftpb.ConfState{Voters: []uint64{1, 2, 3}}}}
 	sb, _ := snap.Marshal()
 	hb, _ := (&raftpb.HardState{Term: 3, Vote: 1, Commit: 357}).Marshal()
-	if err := s.db.Update(func(txn *badger.Txn) error {
-		if err := txn.Set(keySnapshot, sb); err != nil {
-			return err
-		}
-		return txn.Set(keyHardState, hb)
-	}); err != nil {
+	recs := appendRecord(appendRecord(nil, recSnapshotInstall, sb), recHardState, hb)
+	if err := s.wal.write(recs, 987, 0, s.segmentHead); err != nil {
 		t.Fatal(err)
 	}
 	s = reopen(t, s, dir)

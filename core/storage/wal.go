@@ -1,0 +1,231 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+)
+
+// defaultSegmentSize is how much a segment preallocates. A Ready that does
+// not fit in what is left starts a new segment; a record bigger than a
+// whole segment still goes into one (the file grows past its
+// preallocation).
+const defaultSegmentSize = 64 << 20
+
+// wal is the append-only file log under a LogStore, in the manner of
+// etcd's WAL: a directory of segments, each a sequence of records (see
+// wal_record.go). Every write goes to the end of the newest segment; one
+// fdatasync makes a whole Ready durable. The first records of each segment
+// repeat the snapshot and hard state of the moment it was started, so
+// compaction just deletes the oldest segments once a snapshot covers
+// their entries.
+type wal struct {
+	dir     string
+	segSize int64
+	logger  *slog.Logger
+
+	// mu guards what follows: the Ready loop writes, Probe writes from
+	// health checks, Close comes from elsewhere.
+	mu   sync.Mutex
+	segs []*segment // oldest first; the last is the one being written
+	f    *os.File   // the last segment, open for writing
+	off  int64      // where the next record goes in f
+	// headEnd is where the records that head the last segment end: a
+	// segment holding nothing else is not worth rolling over.
+	headEnd int64
+	// err is the first write or sync failure: after it the file's
+	// contents are unknown and the log takes no more writes.
+	err error
+
+	size atomic.Int64 // bytes of all segments
+}
+
+// openWAL opens the log in dir (creating dir and a first segment when
+// there is none), replays it and cuts off a torn tail left by a crash.
+func openWAL(dir string, segSize int64, logger *slog.Logger) (*wal, replayState, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, replayState{}, err
+	}
+	segs, err := listSegments(dir)
+	if err != nil {
+		return nil, replayState{}, err
+	}
+	w := &wal{dir: dir, segSize: segSize, logger: logger}
+	if len(segs) == 0 {
+		seg, f, err := createSegment(dir, 0, 1, segSize, nil)
+		if err != nil {
+			return nil, replayState{}, err
+		}
+		w.segs, w.f = []*segment{seg}, f
+		w.updateSize()
+		return w, replayState{}, nil
+	}
+	st, end, torn, err := replaySegments(segs)
+	if err != nil {
+		return nil, replayState{}, err
+	}
+	last := segs[len(segs)-1]
+	if torn != nil {
+		logger.Warn("raft log: cutting off a torn record left by a crash", "segment", filepath.Base(torn.seg.path),
+			"offset", torn.off, "reason", torn.reason.Error())
+		if err := repairTail(last.path, torn.off, segSize); err != nil {
+			return nil, replayState{}, fmt.Errorf("cut torn tail of %s: %w", filepath.Base(last.path), err)
+		}
+	}
+	f, err := os.OpenFile(last.path, os.O_RDWR, 0)
+	if err != nil {
+		return nil, replayState{}, err
+	}
+	w.segs, w.f, w.off = segs, f, end
+	if last.maxIndex == 0 {
+		w.headEnd = end
+	}
+	w.updateSize()
+	return w, st, nil
+}
+
+// write appends recs to the newest segment, first starting a new segment
+// when it is full: the old one is synced, and the new one begins with
+// head() (the snapshot and hard state as they stand) and is named for
+// firstIndex. maxIndex is the highest entry index in recs (0: none).
+func (w *wal) write(recs []byte, firstIndex, maxIndex uint64, head func() ([]byte, error)) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil {
+		return w.err
+	}
+	if w.off > w.headEnd && w.off+int64(len(recs)) > w.segSize {
+		if err := w.rollover(firstIndex, head); err != nil {
+			return w.fail(err)
+		}
+	}
+	if _, err := w.f.WriteAt(recs, w.off); err != nil {
+		return w.fail(err)
+	}
+	w.off += int64(len(recs))
+	seg := w.segs[len(w.segs)-1]
+	seg.maxIndex = max(seg.maxIndex, maxIndex)
+	if w.off > w.segSize {
+		w.updateSize()
+	}
+	return nil
+}
+
+// rollover syncs and closes the newest segment and starts the next one.
+// The old segment is synced even when the caller would not sync: replay
+// must never find a newer segment beside an older one that lost its tail.
+func (w *wal) rollover(firstIndex uint64, head func() ([]byte, error)) error {
+	h, err := head()
+	if err != nil {
+		return err
+	}
+	if err := fdatasync(w.f); err != nil {
+		return err
+	}
+	if err := w.f.Close(); err != nil {
+		return err
+	}
+	next := w.segs[len(w.segs)-1].seq + 1
+	seg, f, err := createSegment(w.dir, next, firstIndex, w.segSize, h)
+	if err != nil {
+		return err
+	}
+	w.segs = append(w.segs, seg)
+	w.f, w.off, w.headEnd = f, int64(len(h)), int64(len(h))
+	w.updateSize()
+	w.logger.Debug("raft log: new segment", "segment", filepath.Base(seg.path))
+	return nil
+}
+
+// sync makes everything written so far durable.
+func (w *wal) sync() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil {
+		return w.err
+	}
+	if err := fdatasync(w.f); err != nil {
+		return w.fail(err)
+	}
+	return nil
+}
+
+// fail records the first write failure and returns it.
+func (w *wal) fail(err error) error {
+	w.err = fmt.Errorf("raft log %s: %w", w.dir, err)
+	return w.err
+}
+
+// compact deletes the oldest segments whose entries are all at or below
+// upTo, never the newest. Segments holding an index above upTo, and every
+// segment after them, stay: a later segment may have overwritten their
+// tail, so only an unbroken prefix goes.
+func (w *wal) compact(upTo uint64) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	var high uint64
+	for n < len(w.segs)-1 {
+		high = max(high, w.segs[n].maxIndex)
+		if high > upTo {
+			break
+		}
+		n++
+	}
+	if n == 0 {
+		return nil
+	}
+	for i := 0; i < n; i++ {
+		if err := os.Remove(w.segs[i].path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			w.segs = w.segs[i:]
+			w.updateSize()
+			return fmt.Errorf("remove %s: %w", filepath.Base(w.segs[0].path), err)
+		}
+	}
+	w.segs = append([]*segment(nil), w.segs[n:]...)
+	w.updateSize()
+	return syncDir(w.dir)
+}
+
+// updateSize recomputes the bytes the segments take.
+func (w *wal) updateSize() {
+	var total int64
+	for _, s := range w.segs {
+		if fi, err := os.Stat(s.path); err == nil {
+			total += fi.Size()
+		}
+	}
+	w.size.Store(total)
+}
+
+// segments is how many segment files the log has.
+func (w *wal) segments() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.segs)
+}
+
+// close syncs and closes the newest segment.
+func (w *wal) close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.f == nil {
+		return nil
+	}
+	var err error
+	if w.err == nil {
+		err = fdatasync(w.f)
+	}
+	if cerr := w.f.Close(); err == nil {
+		err = cerr
+	}
+	w.f = nil
+	if w.err == nil {
+		w.err = errors.New("raft log closed")
+	}
+	return err
+}
