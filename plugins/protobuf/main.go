@@ -16,6 +16,11 @@
 // Messages name the place, e.g. "Order.items[1].price: field 3 has wire
 // type bytes, but it is declared double".
 //
+// Most payloads never reach dynamicpb: a walk over the wire format along
+// tables built at compile (fast.go) vouches for the valid ones without
+// allocating; the rest are parsed with dynamicpb, which decides and says
+// why.
+//
 // Imports of the well-known google/protobuf/*.proto files resolve; any
 // other import is an error: a schema must be self-contained.
 //
@@ -98,6 +103,7 @@ func compile(src []byte) (validator.Schema, error) {
 		info: map[protoreflect.MessageDescriptor]*msgInfo{},
 	}
 	s.index(md)
+	s.fast = buildWalker(md, map[protoreflect.MessageDescriptor]*walker{})
 	return s, nil
 }
 
@@ -155,6 +161,7 @@ type schema struct {
 	// info holds, for every message type reachable from md, what the walk
 	// after parsing looks at.
 	info map[protoreflect.MessageDescriptor]*msgInfo
+	fast *walker
 }
 
 type msgInfo struct {
@@ -191,11 +198,34 @@ func (s *schema) index(md protoreflect.MessageDescriptor) *msgInfo {
 }
 
 func (s *schema) Validate(payload []byte) error {
+	if s.fast.surelyValid(payload, 0) {
+		return nil
+	}
+	return s.slow(payload)
+}
+
+// slow parses payload with dynamicpb and walks the message: the verdict
+// for whatever the fast path (fast.go) does not vouch for, and the
+// message saying why.
+func (s *schema) slow(payload []byte) error {
 	m := dynamicpb.NewMessage(s.md)
-	if err := s.opts.Unmarshal(payload, m); err != nil {
+	if err := s.unmarshal(payload, m); err != nil {
 		return s.explain(payload, err)
 	}
 	return s.check(m, string(s.md.Name()))
+}
+
+// unmarshal is s.opts.Unmarshal, with a panic an error: protobuf-go
+// v1.36.12 panics on a map entry whose key comes first right and then
+// with the wrong wire type ("type mismatch: cannot convert nil to map
+// key"); explain's walk then finds the field.
+func (s *schema) unmarshal(b []byte, m proto.Message) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("cannot parse (protobuf-go: %v)", r)
+		}
+	}()
+	return s.opts.Unmarshal(b, m)
 }
 
 // check reports the first unknown field or missing required field in m or
@@ -408,6 +438,9 @@ func locate(md protoreflect.MessageDescriptor, b []byte, path, libErr string, de
 			}
 		}
 		seen[num]++
+		if fd != nil && typ != wireType(fd) && !(typ == protowire.BytesType && fd.IsList() && isPackable(fd)) {
+			return fmt.Sprintf("%s: field %d has wire type %s, but it is declared %s", p, num, wireName(typ), declared(fd))
+		}
 		if typ == protowire.StartGroupType {
 			// A group's body runs to its end tag.
 			var sub protoreflect.MessageDescriptor

@@ -241,6 +241,8 @@ func shopCases(t testing.TB) []payloadCase {
 		{"wrong wire type: double sent as bytes", bytesField(3, cat(bytesField(3, []byte("x")))), "Order.items[0].price: field 3 has wire type bytes, but it is declared double"},
 		{"invalid UTF-8", bytesField(2, bytesField(1, []byte("A\xffB"))), "Order.customer.name: invalid UTF-8"},
 		{"invalid UTF-8 in a map key", bytesField(4, cat(bytesField(1, []byte("\xc3")), bytesField(2, []byte("v")))), "Order.attrs[0].key: invalid UTF-8"},
+		// protobuf-go panics on this one; the plugin recovers and explains.
+		{"map key again with the wrong wire type", bytesField(4, cat(bytesField(1, []byte("k")), tag(1, protowire.Fixed64Type), protowire.AppendFixed64(nil, 0))), "Order.attrs[0].key: field 1 has wire type fixed64, but it is declared string"},
 		{"truncated", full[:len(full)-1], "Order."},
 		{"truncated inside items[1]", cat(bytesField(3, itemBytes), tag(3, protowire.BytesType), protowire.AppendVarint(nil, uint64(len(itemBytes)+5)), itemBytes), "Order.items[1]: unexpected EOF"},
 		{"trailing garbage", cat(full, []byte{0xff, 0xff}), "Order: bad field tag"},
