@@ -20,7 +20,7 @@ func main() {
 		SilenceErrors: true,
 	}
 	root.AddCommand(serveCmd(), versionCmd(), loginCmd(), logoutCmd(), userCmd(), kvCmd(), snapshotCmd(),
-		operatorCmd(), memberCmd(), pluginCmd())
+		operatorCmd(), memberCmd(), pluginCmd(), schemaCmd())
 	root.SetArgs(consulStyleArgs(os.Args[1:]))
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "trellis:", err)
