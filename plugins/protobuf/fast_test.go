@@ -41,12 +41,13 @@ func mustCompile(t testing.TB, src string) *schema {
 // FuzzFastPath: whatever the fast path vouches for, the slow path
 // (dynamicpb and the walk) accepts; and Validate does not panic.
 func FuzzFastPath(f *testing.F) {
-	schemas := []*schema{mustCompile(f, shopProto), mustCompile(f, legacyProto)}
+	schemas := []*schema{mustCompile(f, shopProto), mustCompile(f, legacyProto), mustCompile(f, mixedProto)}
 	for i, cases := range [][]payloadCase{shopCases(f), legacyCases(f)} {
 		for _, c := range cases {
 			f.Add(uint8(i), c.payload)
 		}
 	}
+	f.Add(uint8(2), []byte{0x0a, 0x02, 0x01, 0x02, 0x13, 0x08, 0x01, 0x14, 0x1a, 0x04, 0x08, 0x01, 0x10, 0x02, 0x25, 0, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, which uint8, payload []byte) {
 		s := schemas[int(which)%len(schemas)]
 		fast := s.fast.surelyValid(payload, 0)
@@ -55,3 +56,25 @@ func FuzzFastPath(f *testing.F) {
 		}
 	})
 }
+
+// mixedProto has what the shop and legacy schemas lack: a group, a packed
+// closed enum, a map with closed enum values, fixed-width packed fields.
+const mixedProto = `syntax = "proto2";
+package mixed;
+
+enum Kind {
+  A = 1;
+  B = 2;
+}
+
+message M {
+  repeated Kind kinds = 1 [packed = true];
+  optional group G = 2 {
+    required int32 x = 1;
+  }
+  map<int32, Kind> by_id = 3;
+  repeated fixed32 f = 4 [packed = true];
+  repeated double d = 5;
+  optional M self = 6;
+}
+`
