@@ -146,6 +146,9 @@ type ModuleConfig struct {
 // module may be and what each plugin is granted.
 type PluginsConfig struct {
 	Dir string `koanf:"dir"`
+	// CacheDir keeps plugins' compiled code across restarts; empty means
+	// <node.data_dir>/plugin-cache. Nodes on one machine may share one.
+	CacheDir string `koanf:"cache_dir"`
 	// MaxModuleBytes caps a plugin module, uploaded or read from a
 	// directory (POST /api/plugins takes this body size, not
 	// http.max_body_bytes).

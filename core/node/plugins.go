@@ -12,6 +12,7 @@ package node
 // the clock, nothing more) until the config grows a manifest section.
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -801,7 +802,7 @@ func (m *pluginManager) syncFile(ctx context.Context, path string) {
 // dir) and registry, and loads every source.
 func (n *Node) startPlugins(ctx context.Context) error {
 	host, err := plugin.NewHost(plugin.Options{
-		CacheDir: filepath.Join(n.cfg.Node.DataDir, "plugin-cache"),
+		CacheDir: cmp.Or(n.cfg.Plugins.CacheDir, filepath.Join(n.cfg.Node.DataDir, "plugin-cache")),
 		Logger:   n.logger,
 		Metrics:  n.metrics.Registerer(),
 	})

@@ -32,6 +32,9 @@ var wasm = map[string]string{}
 // trellisBin is the CLI, built by TestMain.
 var trellisBin string
 
+// cacheDir is the plugin compilation cache every test node shares.
+var cacheDir string
+
 func TestMain(m *testing.M) { os.Exit(run(m)) }
 
 func run(m *testing.M) int {
@@ -41,6 +44,7 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	cacheDir = filepath.Join(dir, "plugin-cache")
 	for name, src := range map[string]string{
 		"json":    "../../plugins/json",
 		"equals":  "../../sdk/plugintest/testdata/equals",
@@ -106,6 +110,7 @@ func start(t *testing.T, size int, prep func(i int, dir string), tweak ...func(*
 		cfg.HTTP.RateLimit = 0
 		cfg.Auth.AdminPassword = adminPassword
 		cfg.Plugins.Dir = c.dirs[i]
+		cfg.Plugins.CacheDir = cacheDir
 		i++
 		for _, f := range tweak {
 			f(cfg)

@@ -32,6 +32,9 @@ var (
 	wasm = map[string]string{}
 	// trellisBin is the CLI.
 	trellisBin string
+	// cacheDir is the plugin compilation cache every test node shares, so
+	// each module is compiled once per run rather than once per node.
+	cacheDir string
 )
 
 func TestMain(m *testing.M) { os.Exit(run(m)) }
@@ -44,6 +47,7 @@ func run(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	shippedDir = filepath.Join(dir, "shipped")
+	cacheDir = filepath.Join(dir, "plugin-cache")
 	for _, name := range shipped {
 		if _, err := plugintest.BuildTo("../../plugins/"+name, shippedDir); err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -67,7 +71,7 @@ func run(m *testing.M) int {
 }
 
 // shipped are the validators Trellis ships, loaded by every test node.
-var shipped = []string{"json"}
+var shipped = []string{"json", "avro", "protobuf"}
 
 type cluster struct {
 	t     *testing.T
@@ -90,6 +94,7 @@ func start(t *testing.T, size int, tweak ...func(*config.Config)) *cluster {
 		cfg.HTTP.RateLimit = 0
 		cfg.Auth.AdminPassword = adminPassword
 		cfg.Plugins.Dir = c.dirs[i]
+		cfg.Plugins.CacheDir = cacheDir
 		cfg.Modules["schema"] = config.ModuleConfig{Enabled: true}
 		i++
 		for _, f := range tweak {
