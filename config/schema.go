@@ -122,21 +122,19 @@ func flatten(c Config) map[string]any {
 // splitManifestKey splits "plugins.manifests.<name>[.<rest>]"; ok is false
 // when key is not under plugins.manifests or has an empty segment.
 func splitManifestKey(key string) (name, rest string, ok bool) {
-	after, found := strings.CutPrefix(key, manifestsKey+".")
-	if !found {
-		return "", "", false
-	}
-	name, rest, _ = strings.Cut(after, ".")
-	if name == "" || slices.Contains(strings.Split(after, "."), "") {
-		return "", "", false
-	}
-	return name, rest, true
+	return splitOpenKey(manifestsKey, key)
 }
 
 // splitModuleKey splits "modules.<name>[.<rest>]". ok is false when key is
 // not under modules or has an empty segment.
 func splitModuleKey(key string) (name, rest string, ok bool) {
-	after, found := strings.CutPrefix(key, modulesKey+".")
+	return splitOpenKey(modulesKey, key)
+}
+
+// splitOpenKey splits "<section>.<name>[.<rest>]" for an open-ended
+// section.
+func splitOpenKey(section, key string) (name, rest string, ok bool) {
+	after, found := strings.CutPrefix(key, section+".")
 	if !found {
 		return "", "", false
 	}
