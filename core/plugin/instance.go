@@ -65,6 +65,9 @@ type instance struct {
 
 	stdout, stderr *lineLog
 
+	// gmem is the instance's memory when the host maps it (memory.go).
+	gmem *guestMemory
+
 	// dead is why the instance must not be used again ("" while healthy):
 	// trap, timeout, memory, protocol.
 	dead string
@@ -96,8 +99,9 @@ func (p *Plugin) newInstance(ctx context.Context) (*instance, error) {
 		WithSysWalltime().WithSysNanotime().
 		WithNanosleep(in.nanosleep).
 		WithRandSource(rand.Reader)
-	mod, err := p.rt.InstantiateModule(in.ctx, p.compiled, cfg)
+	mod, err := p.rt.InstantiateModule(in.withMemory(in.ctx), p.compiled, cfg)
 	if err != nil {
+		in.dropMemory() // wazero does not free it on every failure
 		return nil, p.startError(err, in)
 	}
 	in.mod = mod
@@ -296,6 +300,7 @@ func (in *instance) close() {
 		in.p.host.metrics.instances.WithLabelValues(in.p.name).Dec()
 		in.mod = nil
 	}
+	in.idle() // releases the memory wazero freed on close
 }
 
 func firstLine(s string) string {

@@ -136,6 +136,7 @@ func (h *Host) Load(ctx context.Context, name string, wasm []byte, m Manifest) (
 		first.close()
 		return nil, fmt.Errorf("plugin %s: %w", name, err)
 	}
+	first.idle()
 	p.pool.idle <- first
 	start = time.Now()
 	if err := p.pool.warm(ctx, m.WarmInstances-1); err != nil {

@@ -47,6 +47,7 @@ func (pl *pool) warm(ctx context.Context, n int) error {
 			<-pl.slots
 			return err
 		}
+		in.idle()
 		pl.idle <- in
 	}
 	return nil
@@ -57,12 +58,12 @@ func (pl *pool) warm(ctx context.Context, n int) error {
 func (pl *pool) get(ctx context.Context) (*instance, error) {
 	select {
 	case in := <-pl.idle:
-		return in, nil
+		return pl.take(in)
 	default:
 	}
 	select {
 	case in := <-pl.idle:
-		return in, nil
+		return pl.take(in)
 	case pl.slots <- struct{}{}:
 		in, err := pl.p.newInstance(ctx)
 		if err != nil {
@@ -75,6 +76,17 @@ func (pl *pool) get(ctx context.Context) (*instance, error) {
 	case <-pl.closed:
 		return nil, fmt.Errorf("plugin %s: %w", pl.p.name, ErrClosed)
 	}
+}
+
+// take marks an instance from the idle set in use. Its memory is gone
+// only if a forced close closed the runtime after the instance left the
+// set: the plugin is closed.
+func (pl *pool) take(in *instance) (*instance, error) {
+	if !in.use() {
+		pl.discard(in, false)
+		return nil, fmt.Errorf("plugin %s: %w", pl.p.name, ErrClosed)
+	}
+	return in, nil
 }
 
 // put returns an instance after its call sequence. A dead one, or one past
@@ -96,10 +108,14 @@ func (pl *pool) put(in *instance) {
 		return
 	default:
 	}
+	in.idle()
 	select {
 	case pl.idle <- in:
 	default:
-		pl.discard(in, false) // cannot happen: idle holds max
+		// Cannot happen (idle holds max), but in case: the instance is
+		// nobody else's.
+		in.use()
+		pl.discard(in, false)
 	}
 }
 
@@ -145,6 +161,7 @@ func (pl *pool) refill() {
 		}
 		return
 	}
+	in.idle()
 	select {
 	case <-pl.closed:
 		in.close()
