@@ -85,6 +85,7 @@ test: build
 bench: build
 	$(GO) run ./test/bench $(BENCHFLAGS)
 	$(GO) run ./test/loadkv -bin bin/trellis $(LOADFLAGS)
+	$(GO) run ./test/pluginbench
 
 # etcd for test/loadkv's comparison. On a host with systemd the package also
 # starts a system etcd on 127.0.0.1:2379; the driver runs its own on free ports.

@@ -1,0 +1,238 @@
+// Command pluginbench runs the plugin host's Go benchmarks (package
+// core/plugin, which builds its .wasm guests from source first) and prints
+// their figures as a summary: call overhead per batch and per record, cold
+// and cached load, instance start, JSON Schema validation in wasm against
+// the same library natively, and the cost of the call deadline mechanism.
+//
+//	go run ./test/pluginbench [-benchtime 1s] [-v]
+//
+// make bench runs it. It fails only if the benchmarks fail to build or run,
+// never on a figure: the figures are wall-clock times on whatever machine
+// runs it, so compare ratios more than absolutes.
+package main
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// benchmarks are the core/plugin benchmarks the summary reads.
+const benchmarks = `^(BenchmarkCallRaw|BenchmarkCallGo|BenchmarkJSONSchema|BenchmarkLoad|BenchmarkInstantiate|BenchmarkTermination)$`
+
+func main() {
+	benchtime := flag.String("benchtime", "1s", "go test -benchtime for each benchmark")
+	verbose := flag.Bool("v", false, "print go test's output as it comes")
+	pkg := flag.String("pkg", "./core/plugin", "the package holding the benchmarks")
+	flag.Parse()
+
+	start := time.Now()
+	fmt.Printf("plugin benchmarks: go test -run '^$' -bench '%s' -benchtime %s %s\n", benchmarks, *benchtime, *pkg)
+	cmd := exec.Command(goTool(), "test", "-run", "^$", "-bench", benchmarks, "-benchtime", *benchtime, *pkg)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		fail(err)
+	}
+	if err := cmd.Start(); err != nil {
+		fail(err)
+	}
+	res := results{}
+	var raw strings.Builder
+	sc := bufio.NewScanner(out)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		raw.WriteString(line + "\n")
+		if name, m, ok := parse(line); ok {
+			res[name] = m
+			if *verbose {
+				fmt.Println(line)
+			} else {
+				fmt.Printf("  %-50s %s\n", name, short(m))
+			}
+		} else if *verbose {
+			fmt.Println(line)
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		if !*verbose {
+			io.WriteString(os.Stderr, raw.String())
+		}
+		fail(fmt.Errorf("go test: %w", err))
+	}
+	fmt.Println()
+	summary(os.Stdout, res)
+	fmt.Printf("\n(%s; wall-clock figures from this machine as loaded as it is now)\n", time.Since(start).Round(time.Second))
+}
+
+// metrics maps a unit (ns/op, ns/record, compile-ms...) to its value.
+type metrics map[string]float64
+
+// results maps a benchmark name without the -GOMAXPROCS suffix.
+type results map[string]metrics
+
+var benchLine = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+(\d+)\s+(.*)$`)
+
+// parse reads one benchmark result line.
+func parse(line string) (string, metrics, bool) {
+	m := benchLine.FindStringSubmatch(line)
+	if m == nil {
+		return "", nil, false
+	}
+	f := strings.Fields(m[3])
+	out := metrics{}
+	for i := 0; i+1 < len(f); i += 2 {
+		v, err := strconv.ParseFloat(f[i], 64)
+		if err != nil {
+			return "", nil, false
+		}
+		out[f[i+1]] = v
+	}
+	return m[1], out, true
+}
+
+func short(m metrics) string {
+	var parts []string
+	for _, u := range []string{"ns/op", "ns/record", "compile-ms", "instantiate-ms", "ms/instance"} {
+		if v, ok := m[u]; ok {
+			parts = append(parts, fmt.Sprintf("%s %s", num(v), u))
+		}
+	}
+	return strings.Join(parts, "  ")
+}
+
+func summary(w io.Writer, r results) {
+	get := func(name, unit string) (float64, bool) {
+		m, ok := r[name]
+		if !ok {
+			return 0, false
+		}
+		v, ok := m[unit]
+		return v, ok
+	}
+	row := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
+
+	row("Call overhead: one validate call per batch, the plugin returns every record valid")
+	row("  %-42s %14s %14s", "", "per batch", "per record")
+	for _, c := range []struct{ name, bench string }{
+		{"empty Go plugin (SDK)", "BenchmarkCallGo"},
+		{"host only (hand-written wasm)", "BenchmarkCallRaw"},
+	} {
+		for _, n := range []int{1, 100, 1000} {
+			b := fmt.Sprintf("%s/batch=%d", c.bench, n)
+			op, ok1 := get(b, "ns/op")
+			rec, ok2 := get(b, "ns/record")
+			if ok1 && ok2 {
+				row("  %-42s %14s %14s", fmt.Sprintf("%s, batch of %d", c.name, n), dur(op), dur(rec))
+			}
+		}
+	}
+
+	row("")
+	row("Load (Host.Load: compile or read the cache, start the first instance, describe)")
+	row("  %-42s %14s %14s %14s", "", "total", "compile", "first instance")
+	for _, name := range []string{"json", "empty"} {
+		for _, kind := range []string{"cold", "cached"} {
+			b := fmt.Sprintf("BenchmarkLoad/%s/%s", name, kind)
+			op, ok := get(b, "ns/op")
+			if !ok {
+				continue
+			}
+			c, _ := get(b, "compile-ms")
+			i, _ := get(b, "instantiate-ms")
+			label := name + ".wasm, " + kind
+			if kind == "cached" {
+				label += " (restart)"
+			}
+			row("  %-42s %14s %14s %14s", label, dur(op), dur(c*1e6), dur(i*1e6))
+		}
+	}
+	var starts []string
+	for _, name := range []string{"json", "sink"} {
+		if v, ok := get("BenchmarkInstantiate/"+name, "ms/instance"); ok {
+			starts = append(starts, fmt.Sprintf("%s %s", name, dur(v*1e6)))
+		}
+	}
+	if len(starts) > 0 {
+		row("  instance start (pool warm-up and replacement): %s", strings.Join(starts, ", "))
+	}
+
+	row("")
+	row("JSON Schema validation, the same schema, document and library in wasm and natively")
+	row("  %-42s %14s %14s %14s", "", "wasm", "native Go", "wasm/native")
+	for _, n := range []int{1, 100, 1000} {
+		w, ok1 := get(fmt.Sprintf("BenchmarkJSONSchema/wasm/batch=%d", n), "ns/record")
+		nat, ok2 := get(fmt.Sprintf("BenchmarkJSONSchema/native/batch=%d", n), "ns/record")
+		if ok1 && ok2 && nat > 0 {
+			row("  %-42s %14s %14s %13.1fx", fmt.Sprintf("per record, batch of %d", n), dur(w), dur(nat), w/nat)
+		}
+	}
+
+	row("")
+	row("Call deadlines (BenchmarkTermination): none, the host's loop instrumentation, wazero's WithCloseOnContextDone")
+	row("  %-42s %14s %14s %14s", "", "none", "instrumented", "closeOnCtxDone")
+	for _, c := range []struct{ label, sub string }{
+		{"loop of 1M iterations", "spin1e6"},
+		{"empty call", "call"},
+	} {
+		none, ok1 := get("BenchmarkTermination/none/"+c.sub, "ns/op")
+		ins, ok2 := get("BenchmarkTermination/instrumented/"+c.sub, "ns/op")
+		cc, ok3 := get("BenchmarkTermination/closeOnContextDone/"+c.sub, "ns/op")
+		if ok1 && ok2 && ok3 {
+			row("  %-42s %14s %14s %14s", c.label, dur(none), dur(ins), dur(cc))
+		}
+	}
+	none, ok1 := get("BenchmarkTermination/none/spin1e6", "ns/op")
+	ins, ok2 := get("BenchmarkTermination/instrumented/spin1e6", "ns/op")
+	cc, ok3 := get("BenchmarkTermination/closeOnContextDone/spin1e6", "ns/op")
+	if ok1 && ok2 && ok3 && none > 0 {
+		row("  per loop iteration: +%.2f ns instrumented (%.1fx), +%.1f ns with WithCloseOnContextDone (%.0fx)",
+			(ins-none)/1e6, ins/none, (cc-none)/1e6, cc/none)
+	}
+}
+
+// dur formats nanoseconds.
+func dur(ns float64) string {
+	switch {
+	case ns >= 1e9:
+		return num(ns/1e9) + " s"
+	case ns >= 1e6:
+		return num(ns/1e6) + " ms"
+	case ns >= 1e3:
+		return num(ns/1e3) + " µs"
+	}
+	return num(ns) + " ns"
+}
+
+// num prints three significant digits or so.
+func num(v float64) string {
+	switch {
+	case v >= 100:
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	case v >= 10:
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	}
+	return strconv.FormatFloat(v, 'f', 2, 64)
+}
+
+func goTool() string {
+	if root := os.Getenv("GOROOT"); root != "" {
+		if _, err := os.Stat(root + "/bin/go"); err == nil {
+			return root + "/bin/go"
+		}
+	}
+	return "go"
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "pluginbench:", err)
+	os.Exit(1)
+}
