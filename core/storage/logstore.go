@@ -107,7 +107,7 @@ func (s *LogStore) Save(hs raftpb.HardState, ents []raftpb.Entry, mustSync bool)
 	if len(ents) > 0 {
 		first, maxIndex = ents[0].Index, ents[len(ents)-1].Index
 	}
-	if err := s.wal.write(buf, first, maxIndex, s.segmentHead); err != nil {
+	if err := s.wal.write(buf, first, maxIndex, nil, &hs); err != nil {
 		return fmt.Errorf("storage: write raft log: %w", err)
 	}
 	if mustSync {
@@ -128,25 +128,6 @@ func (s *LogStore) Save(hs raftpb.HardState, ents []raftpb.Entry, mustSync bool)
 func (s *LogStore) nextIndex() uint64 {
 	last, _ := s.mem.LastIndex()
 	return last + 1
-}
-
-// segmentHead is what a new segment starts with: the snapshot and hard
-// state the log has now, so the segments before it are not needed to know
-// them.
-func (s *LogStore) segmentHead() ([]byte, error) {
-	var buf []byte
-	var err error
-	if snap, _ := s.mem.Snapshot(); !raft.IsEmptySnap(snap) {
-		if buf, err = appendMessage(buf, recSnapshot, &snap); err != nil {
-			return nil, err
-		}
-	}
-	if hs, _, _ := s.mem.InitialState(); !raft.IsEmptyHardState(hs) {
-		if buf, err = appendMessage(buf, recHardState, &hs); err != nil {
-			return nil, err
-		}
-	}
-	return buf, nil
 }
 
 func (s *LogStore) sync() error {
@@ -186,7 +167,7 @@ func (s *LogStore) SaveSnapshot(snap raftpb.Snapshot) error {
 		return fmt.Errorf("storage: save snapshot: %w", err)
 	}
 	s.buf = buf
-	if err := s.wal.write(buf, snap.Metadata.Index+1, 0, s.segmentHead); err != nil {
+	if err := s.wal.write(buf, snap.Metadata.Index+1, 0, &snap, &hs); err != nil {
 		return fmt.Errorf("storage: save snapshot: %w", err)
 	}
 	if err := s.sync(); err != nil {
@@ -231,7 +212,7 @@ func (s *LogStore) CreateSnapshot(i uint64, cs *raftpb.ConfState, data []byte, k
 		return raftpb.Snapshot{}, fmt.Errorf("storage: save snapshot: %w", err)
 	}
 	s.buf = buf
-	if err := s.wal.write(buf, s.nextIndex(), 0, s.segmentHead); err != nil {
+	if err := s.wal.write(buf, s.nextIndex(), 0, &snap, nil); err != nil {
 		return raftpb.Snapshot{}, fmt.Errorf("storage: save snapshot: %w", err)
 	}
 	if err := s.sync(); err != nil {
@@ -291,7 +272,7 @@ func (s *LogStore) Probe() error {
 		return nil
 	}
 	rec := appendRecord(nil, recProbe, []byte(now.UTC().Format(time.RFC3339Nano)))
-	if err := s.wal.write(rec, s.nextIndex(), 0, s.segmentHead); err != nil {
+	if err := s.wal.write(rec, s.nextIndex(), 0, nil, nil); err != nil {
 		return fmt.Errorf("storage: probe raft log: %w", err)
 	}
 	s.lastProbe.Store(now.UnixNano())

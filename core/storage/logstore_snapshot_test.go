@@ -82,7 +82,7 @@ func TestLogStoreRepairsCommitBelowSnapshot(t *testing.T) {
 	sb, _ := snap.Marshal()
 	hb, _ := (&raftpb.HardState{Term: 3, Vote: 1, Commit: 357}).Marshal()
 	recs := appendRecord(appendRecord(nil, recSnapshotInstall, sb), recHardState, hb)
-	if err := s.wal.write(recs, 987, 0, s.segmentHead); err != nil {
+	if err := s.wal.write(recs, 987, 0, &snap, &raftpb.HardState{Term: 3, Vote: 1, Commit: 357}); err != nil {
 		t.Fatal(err)
 	}
 	s = reopen(t, s, dir)

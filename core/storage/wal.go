@@ -8,6 +8,9 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+
+	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
 )
 
 // defaultSegmentSize is how much a segment preallocates. A Ready that does
@@ -40,6 +43,12 @@ type wal struct {
 	// err is the first write or sync failure: after it the file's
 	// contents are unknown and the log takes no more writes.
 	err error
+	// headSnap and headHS are the newest snapshot and hard state written,
+	// encoded as the records a new segment starts with. They follow what
+	// was written, not what memory holds: a rollover between a write and
+	// the memory update (a Probe from another goroutine) must not repeat
+	// an older hard state after a newer one.
+	headSnap, headHS []byte
 
 	size atomic.Int64 // bytes of all segments
 }
@@ -84,22 +93,27 @@ func openWAL(dir string, segSize int64, logger *slog.Logger) (*wal, replayState,
 	if last.maxIndex == 0 {
 		w.headEnd = end
 	}
+	if err := w.setHead(&st.snap, &st.hs); err != nil {
+		f.Close()
+		return nil, replayState{}, err
+	}
 	w.updateSize()
 	return w, st, nil
 }
 
 // write appends recs to the newest segment, first starting a new segment
-// when it is full: the old one is synced, and the new one begins with
-// head() (the snapshot and hard state as they stand) and is named for
-// firstIndex. maxIndex is the highest entry index in recs (0: none).
-func (w *wal) write(recs []byte, firstIndex, maxIndex uint64, head func() ([]byte, error)) error {
+// when it is full: the old one is synced, and the new one begins with the
+// newest snapshot and hard state written before recs, and is named for
+// firstIndex. maxIndex is the highest entry index in recs (0: none); snap
+// and hs, when not nil, are the snapshot and hard state recs carry.
+func (w *wal) write(recs []byte, firstIndex, maxIndex uint64, snap *raftpb.Snapshot, hs *raftpb.HardState) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.err != nil {
 		return w.err
 	}
 	if w.off > w.headEnd && w.off+int64(len(recs)) > w.segSize {
-		if err := w.rollover(firstIndex, head); err != nil {
+		if err := w.rollover(firstIndex); err != nil {
 			return w.fail(err)
 		}
 	}
@@ -112,17 +126,31 @@ func (w *wal) write(recs []byte, firstIndex, maxIndex uint64, head func() ([]byt
 	if w.off > w.segSize {
 		w.updateSize()
 	}
+	return w.setHead(snap, hs)
+}
+
+// setHead records the snapshot and hard state a new segment starts with
+// (nil or empty: unchanged).
+func (w *wal) setHead(snap *raftpb.Snapshot, hs *raftpb.HardState) error {
+	var err error
+	if snap != nil && !raft.IsEmptySnap(*snap) {
+		if w.headSnap, err = appendMessage(w.headSnap[:0], recSnapshot, snap); err != nil {
+			return err
+		}
+	}
+	if hs != nil && !raft.IsEmptyHardState(*hs) {
+		if w.headHS, err = appendMessage(w.headHS[:0], recHardState, hs); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
 // rollover syncs and closes the newest segment and starts the next one.
 // The old segment is synced even when the caller would not sync: replay
 // must never find a newer segment beside an older one that lost its tail.
-func (w *wal) rollover(firstIndex uint64, head func() ([]byte, error)) error {
-	h, err := head()
-	if err != nil {
-		return err
-	}
+func (w *wal) rollover(firstIndex uint64) error {
+	h := append(append([]byte(nil), w.headSnap...), w.headHS...)
 	if err := fdatasync(w.f); err != nil {
 		return err
 	}

@@ -38,7 +38,7 @@ func FuzzWALRecord(f *testing.F) {
 		for _, last := range []bool{false, true} {
 			var st replayState
 			seg := &segment{}
-			end, torn, err := replaySegment(&st, seg, b, last)
+			end, torn, err := replaySegment(&st, seg, bytesSource(b), last)
 			if err != nil {
 				continue
 			}

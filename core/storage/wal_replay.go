@@ -1,10 +1,13 @@
 package storage
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"go.etcd.io/raft/v3/raftpb"
 )
@@ -113,12 +116,17 @@ type tornTail struct {
 // one, or in an older segment — is corruption and an error.
 func replaySegments(segs []*segment) (st replayState, end int64, torn *tornTail, err error) {
 	for i, seg := range segs {
-		b, err := os.ReadFile(seg.path)
+		f, err := os.Open(seg.path)
 		if err != nil {
 			return st, 0, nil, err
 		}
+		src := &fileSource{f: f}
 		last := i == len(segs)-1
-		off, t, err := replaySegment(&st, seg, b, last)
+		off, t, err := replaySegment(&st, seg, src, last)
+		f.Close()
+		if err == nil {
+			err = src.err
+		}
 		if err != nil {
 			return st, 0, nil, fmt.Errorf("%s: %w", filepath.Base(seg.path), err)
 		}
@@ -132,18 +140,18 @@ func replaySegments(segs []*segment) (st replayState, end int64, torn *tornTail,
 	return st, end, torn, nil
 }
 
-// replaySegment folds the records of one segment's contents b into st and
-// returns where they end. In the last segment a bad record with nothing
-// readable after it is a torn write, returned rather than an error.
-func replaySegment(st *replayState, seg *segment, b []byte, last bool) (int, *tornTail, error) {
+// replaySegment folds the records of one segment into st and returns where
+// they end. In the last segment a bad record with nothing readable after
+// it is a torn write, returned rather than an error.
+func replaySegment(st *replayState, seg *segment, src recordSource, last bool) (int, *tornTail, error) {
 	off := 0
-	for off < len(b) {
-		t, payload, n, err := decodeRecord(b[off:])
+	for {
+		t, payload, n, err := recordAt(src, off)
 		if errors.Is(err, errEndOfRecords) {
-			break
+			return off, nil, nil
 		}
 		if err != nil {
-			if !last || goodRecordAfter(b, off, n) {
+			if !last || goodRecordAfter(src, off, n) {
 				return off, nil, fmt.Errorf("corrupt record at offset %d: %w", off, err)
 			}
 			return off, &tornTail{seg: seg, off: int64(off), reason: err}, nil
@@ -153,17 +161,68 @@ func replaySegment(st *replayState, seg *segment, b []byte, last bool) (int, *to
 		}
 		off += n
 	}
-	return off, nil, nil
 }
 
 // goodRecordAfter reports whether a well-formed record follows the bad one
 // at off whose declared length is n (0 when unknown). A torn write leaves
 // nothing readable after its first bad record; a record that decodes there
 // means the damage is in the middle of the log.
-func goodRecordAfter(b []byte, off, n int) bool {
-	if n <= 0 || off+n >= len(b) {
+func goodRecordAfter(src recordSource, off, n int) bool {
+	if n <= 0 {
 		return false
 	}
-	_, _, _, err := decodeRecord(b[off+n:])
+	_, _, _, err := recordAt(src, off+n)
 	return err == nil
+}
+
+// recordAt decodes the record at off, loading as much of the segment as
+// its header says it needs.
+func recordAt(src recordSource, off int) (recordType, []byte, int, error) {
+	b := src.upTo(off + recordHeaderSize)
+	if off+recordHeaderSize <= len(b) {
+		if l := binary.LittleEndian.Uint32(b[off:]); l <= maxRecordSize {
+			b = src.upTo(off + recordHeaderSize + int(l))
+		}
+	}
+	if off >= len(b) {
+		return 0, nil, 0, errEndOfRecords
+	}
+	return decodeRecord(b[off:])
+}
+
+// recordSource holds a segment's bytes from its start. upTo makes at
+// least n of them available when the segment has that many and returns
+// all it holds; a payload returned earlier may be invalid afterwards.
+type recordSource interface {
+	upTo(n int) []byte
+}
+
+// bytesSource is a segment already in memory (the fuzz target).
+type bytesSource []byte
+
+func (b bytesSource) upTo(int) []byte { return b }
+
+// fileSource reads a segment file as far as replay asks, so replay does
+// not read the preallocated zeros after the records (nor hold 64 MiB).
+type fileSource struct {
+	f   *os.File
+	b   []byte
+	eof bool
+	err error
+}
+
+func (s *fileSource) upTo(n int) []byte {
+	for len(s.b) < n && !s.eof {
+		grow := max(n-len(s.b), 1<<20, len(s.b))
+		s.b = slices.Grow(s.b, grow)
+		m, err := io.ReadFull(s.f, s.b[len(s.b):len(s.b)+grow])
+		s.b = s.b[:len(s.b)+m]
+		switch {
+		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+			s.eof = true
+		case err != nil:
+			s.eof, s.err = true, err
+		}
+	}
+	return s.b
 }

@@ -474,3 +474,33 @@ func TestWALProbeAndClose(t *testing.T) {
 		t.Fatalf("second close: %v", err)
 	}
 }
+
+// A segment started between a Save's write and its memory update (a
+// Probe on another goroutine rolls over) begins with the hard state just
+// written, not the older one memory still holds: replay must never see a
+// term or vote go backwards.
+func TestWALRolloverHeadFollowsWrites(t *testing.T) {
+	dir := t.TempDir()
+	s := openSmall(t, dir, 4<<10)
+	if err := s.Save(raftpb.HardState{Term: 5, Vote: 1, Commit: 1}, payloadEnts(5, 1, 2), true); err != nil {
+		t.Fatal(err)
+	}
+	// The Ready loop's write of term 6, its memory update still to come.
+	hs := raftpb.HardState{Term: 6, Vote: 2, Commit: 2}
+	rec, _ := appendMessage(nil, recHardState, &hs)
+	if err := s.wal.write(rec, 3, 0, nil, &hs); err != nil {
+		t.Fatal(err)
+	}
+	before := s.wal.segments()
+	for s.wal.segments() == before {
+		s.lastProbe.Store(0)
+		if err := s.Probe(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s = reopen(t, s, dir)
+	defer s.Close()
+	if got, _, _ := s.Storage().InitialState(); got != hs {
+		t.Fatalf("hard state after restart %+v, want %+v", got, hs)
+	}
+}
