@@ -20,7 +20,8 @@ import (
 
 // Options configures Open.
 type Options struct {
-	// DataDir holds raft/ (the log), state/ (the state store) and snap/.
+	// DataDir holds raft/ (the raft log: write-ahead log segments), state/
+	// (the state store) and snap/.
 	DataDir string
 	Raft    raft.Config
 	Logger  *slog.Logger
@@ -57,7 +58,7 @@ type Store struct {
 	closed  bool
 }
 
-// Open opens both Badger stores and starts the raft node.
+// Open opens the raft log and the state store and starts the raft node.
 func Open(opts Options) (*Store, error) {
 	logger := opts.Logger
 	if logger == nil {
