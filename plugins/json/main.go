@@ -16,7 +16,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/trellis-cp/trellis/plugins/json/internal/jsonschema"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
 
