@@ -11,11 +11,12 @@ func TestFastPath(t *testing.T) {
 	slowOnly := map[string]bool{
 		"declared extension":               true,
 		"proto2 strings need not be UTF-8": true,
+		"utf8_validation NONE":             true,
 	}
 	for _, tc := range []struct {
 		schema string
 		cases  []payloadCase
-	}{{shopProto, shopCases(t)}, {legacyProto, legacyCases(t)}} {
+	}{{shopProto, shopCases(t)}, {legacyProto, legacyCases(t)}, {editionsProto, editionsCases}} {
 		s := mustCompile(t, tc.schema)
 		for _, c := range tc.cases {
 			fast := s.fast.surelyValid(c.payload, 0)
@@ -41,7 +42,7 @@ func mustCompile(t testing.TB, src string) *schema {
 // FuzzFastPath: whatever the fast path vouches for, the slow path
 // (dynamicpb and the walk) accepts; and Validate does not panic.
 func FuzzFastPath(f *testing.F) {
-	schemas := []*schema{mustCompile(f, shopProto), mustCompile(f, legacyProto), mustCompile(f, mixedProto)}
+	schemas := []*schema{mustCompile(f, shopProto), mustCompile(f, legacyProto), mustCompile(f, mixedProto), mustCompile(f, editionsProto)}
 	for i, cases := range [][]payloadCase{shopCases(f), legacyCases(f)} {
 		for _, c := range cases {
 			f.Add(uint8(i), c.payload)

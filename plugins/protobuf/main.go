@@ -39,10 +39,12 @@ import (
 	"unicode/utf8"
 
 	"github.com/bufbuild/protocompile"
-	"github.com/bufbuild/protocompile/linker"
+	"github.com/bufbuild/protocompile/protoutil"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/dynamicpb"
 
 	"github.com/trellis-cp/trellis/sdk/validator"
@@ -93,13 +95,38 @@ func compile(src []byte) (validator.Schema, error) {
 	if err != nil {
 		return nil, fmt.Errorf("schema: %v", err)
 	}
-	md, err := pickMessage(files, name)
+	// protocompile's descriptors do not tell protobuf-go everything the
+	// file says (an editions string's utf8_validation is not enforced with
+	// them): protobuf-go's own descriptors, built from the compiled file,
+	// do. protodesc refuses a few files protoc accepts (a proto2 map whose
+	// closed enum values do not start at 0): those keep protocompile's.
+	var (
+		fd       protoreflect.FileDescriptor = files[0]
+		find                                 = files.AsResolver().FindDescriptorByName
+		resolver interface {
+			protoregistry.ExtensionTypeResolver
+			protoregistry.MessageTypeResolver
+		} = files.AsResolver()
+	)
+	if conv, err := protodesc.NewFile(protoutil.ProtoFromFileDescriptor(files[0]), protoregistry.GlobalFiles); err == nil {
+		local := new(protoregistry.Files)
+		if err := local.RegisterFile(conv); err == nil {
+			fd, resolver = conv, dynamicpb.NewTypes(local)
+			find = func(name protoreflect.FullName) (protoreflect.Descriptor, error) {
+				if d, err := local.FindDescriptorByName(name); err == nil {
+					return d, nil
+				}
+				return protoregistry.GlobalFiles.FindDescriptorByName(name)
+			}
+		}
+	}
+	md, err := pickMessage(fd, find, name)
 	if err != nil {
 		return nil, err
 	}
 	s := &schema{
 		md:   md,
-		opts: proto.UnmarshalOptions{AllowPartial: true, Resolver: files.AsResolver()},
+		opts: proto.UnmarshalOptions{AllowPartial: true, Resolver: resolver},
 		info: map[protoreflect.MessageDescriptor]*msgInfo{},
 	}
 	s.index(md)
@@ -132,17 +159,16 @@ func parseSchema(src []byte) (source, message string, err error) {
 	return env.Proto, strings.TrimPrefix(env.Message, "."), nil
 }
 
-// pickMessage finds the payloads' message: the named one, or the file's
-// first.
-func pickMessage(files linker.Files, name string) (protoreflect.MessageDescriptor, error) {
-	fd := files[0]
+// pickMessage finds the payloads' message: the named one (in the schema
+// or a well-known import), or the file's first.
+func pickMessage(fd protoreflect.FileDescriptor, find func(protoreflect.FullName) (protoreflect.Descriptor, error), name string) (protoreflect.MessageDescriptor, error) {
 	if name == "" {
 		if fd.Messages().Len() == 0 {
 			return nil, errors.New("schema: declares no message")
 		}
 		return fd.Messages().Get(0), nil
 	}
-	d, err := files.AsResolver().FindDescriptorByName(protoreflect.FullName(name))
+	d, err := find(protoreflect.FullName(name))
 	if err != nil {
 		return nil, fmt.Errorf("schema: message %q is not declared (a name is package-qualified, e.g. %q)",
 			name, string(fd.Package().Append("Name")))
@@ -168,6 +194,8 @@ type msgInfo struct {
 	// nested are the fields that hold messages (singular, repeated or map
 	// values), in number order: what the walk descends into.
 	nested []protoreflect.FieldDescriptor
+	// required are the required fields (proto2, editions' LEGACY_REQUIRED).
+	required []protoreflect.FieldDescriptor
 	// closed are the fields that hold closed (proto2) enum values:
 	// dynamicpb keeps any number, so the walk checks them.
 	closed []protoreflect.FieldDescriptor
@@ -192,6 +220,9 @@ func (s *schema) index(md protoreflect.MessageDescriptor) *msgInfo {
 		}
 		if ed := vd.Enum(); ed != nil && ed.IsClosed() {
 			in.closed = append(in.closed, fd)
+		}
+		if fd.Cardinality() == protoreflect.Required {
+			in.required = append(in.required, fd)
 		}
 	}
 	return in
@@ -236,9 +267,7 @@ func (s *schema) check(m protoreflect.Message, path string) error {
 		return s.unknownError(md, u, path)
 	}
 	in := s.index(md) // a map lookup: every reachable type is indexed at compile
-	req := md.RequiredNumbers()
-	for i := range req.Len() {
-		fd := md.Fields().ByNumber(req.Get(i))
+	for _, fd := range in.required {
 		if !m.Has(fd) {
 			return fmt.Errorf("%s.%s: required field is missing", path, fd.Name())
 		}

@@ -279,6 +279,27 @@ func legacyCases(t testing.TB) []payloadCase {
 	}
 }
 
+const editionsProto = `edition = "2023";
+package ed;
+
+message M {
+  string name = 1;
+  int32 n = 2 [features.field_presence = LEGACY_REQUIRED];
+  Inner inner = 3 [features.message_encoding = DELIMITED];
+  message Inner { int32 x = 1; }
+  string raw = 4 [features.utf8_validation = NONE];
+}
+`
+
+var editionsCases = []payloadCase{
+	{"required set", []byte("\x10\x01"), ""},
+	{"delimited message", []byte("\x10\x01\x1b\x08\x01\x1c"), ""},
+	{"utf8_validation NONE", []byte("\x10\x01\x22\x01\xff"), ""},
+	{"LEGACY_REQUIRED missing", []byte("\x0a\x01a"), "M.n: required field is missing"},
+	{"invalid UTF-8", []byte("\x10\x01\x0a\x01\xff"), "M.name: invalid UTF-8"},
+	{"delimited message sent length-prefixed", []byte("\x10\x01\x1a\x02\x08\x01"), "M.inner: field 3 has wire type bytes, but it is declared group ed.M.Inner"},
+}
+
 func checkResults(t *testing.T, cases []payloadCase, res []plugin.Result) {
 	t.Helper()
 	if len(res) != len(cases) {
@@ -328,6 +349,8 @@ func TestProtobufPlugin(t *testing.T) {
 	}
 	t.Run("proto3", func(t *testing.T) { runCases(t, p, shopProto, shopCases(t)) })
 	t.Run("proto2", func(t *testing.T) { runCases(t, p, legacyProto, legacyCases(t)) })
+
+	t.Run("editions", func(t *testing.T) { runCases(t, p, editionsProto, editionsCases) })
 
 	t.Run("named message", func(t *testing.T) {
 		item := messageType(t, envelopeOf(t, shopProto, "shop.Item"))
@@ -379,7 +402,7 @@ func TestProtobufNative(t *testing.T) {
 	for _, tc := range []struct {
 		schema string
 		cases  []payloadCase
-	}{{shopProto, shopCases(t)}, {legacyProto, legacyCases(t)}} {
+	}{{shopProto, shopCases(t)}, {legacyProto, legacyCases(t)}, {editionsProto, editionsCases}} {
 		s, err := compile([]byte(tc.schema))
 		if err != nil {
 			t.Fatal(err)
