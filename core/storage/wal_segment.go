@@ -67,9 +67,9 @@ func listSegments(dir string) ([]*segment, error) {
 	for _, e := range entries {
 		name := e.Name()
 		if isBadgerFile(name) {
-			return nil, fmt.Errorf("%s holds a Badger raft log (%s), the format of an older Trellis; "+
+			return nil, fmt.Errorf("it holds a Badger raft log (%s), the format of an older Trellis; "+
 				"this version keeps the raft log as a write-ahead log and cannot read it: move the data directory away "+
-				"(there is no migration)", dir, name)
+				"(there is no migration)", name)
 		}
 		if strings.HasSuffix(name, segmentTmpExt) {
 			if err := os.Remove(filepath.Join(dir, name)); err != nil {
