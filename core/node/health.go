@@ -21,7 +21,7 @@ func (h *health) Ready(ctx context.Context) error {
 	if rn.Removed() {
 		return errors.New("this node was removed from the cluster")
 	}
-	if !h.n.isMember() {
+	if !isMember(rn, h.n.cfg.Node.ID) {
 		return errors.New("this node has not joined the cluster yet")
 	}
 	if rn.Leader() == 0 {

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -40,6 +41,10 @@ type Node struct {
 	plugins *pluginManager
 	// manifests are plugins.manifests decoded at Start.
 	manifests map[string]plugin.Manifest
+	// stopBg tells background goroutines (announce) to return; Stop waits
+	// for them on bg before it closes the store they read.
+	stopBg chan struct{}
+	bg     sync.WaitGroup
 }
 
 type running struct {
@@ -202,7 +207,12 @@ func (n *Node) Start(ctx context.Context) (err error) {
 			}
 		}
 	}
-	go n.announce()
+	n.stopBg = make(chan struct{})
+	n.bg.Add(1)
+	go func() {
+		defer n.bg.Done()
+		n.announce(n.store.Raft(), n.stopBg)
+	}()
 	n.logger.Info("trellis node started", "http", n.http.Addr(), "raft", n.store.Raft().PeerAddr(),
 		"data_dir", n.cfg.Node.DataDir, "modules", len(n.modules))
 	return nil
@@ -277,12 +287,13 @@ func (n *Node) provision(ctx context.Context, info module.Info, r chi.Router) er
 // announce records this node's name and HTTP address in the member table
 // so other nodes can show and forward to it. It retries until a leader
 // accepts it or the node stops.
-func (n *Node) announce() {
-	rn := n.store.Raft()
+func (n *Node) announce(rn *raft.Node, stop <-chan struct{}) {
 	want := raft.Member{ID: n.cfg.Node.ID, Name: n.cfg.NodeName(), HTTPAddr: n.http.Addr()}
 	for attempt := 0; attempt < 600; attempt++ {
 		select {
 		case <-rn.Done():
+			return
+		case <-stop:
 			return
 		default:
 		}
@@ -291,7 +302,7 @@ func (n *Node) announce() {
 				return
 			}
 		}
-		if rn.Leader() != 0 && !rn.Removed() && n.isMember() {
+		if rn.Leader() != 0 && !rn.Removed() && isMember(rn, want.ID) {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			err := rn.UpdateMember(ctx, want)
 			cancel()
@@ -302,13 +313,17 @@ func (n *Node) announce() {
 				n.logger.Debug("announce member address", "err", err)
 			}
 		}
-		time.Sleep(500 * time.Millisecond)
+		select {
+		case <-stop:
+			return
+		case <-time.After(500 * time.Millisecond):
+		}
 	}
 }
 
-func (n *Node) isMember() bool {
-	for _, m := range n.store.Raft().Members() {
-		if m.ID == n.cfg.Node.ID {
+func isMember(rn *raft.Node, id uint64) bool {
+	for _, m := range rn.Members() {
+		if m.ID == id {
 			return true
 		}
 	}
@@ -319,6 +334,11 @@ func (n *Node) isMember() bool {
 // on a partly started node.
 func (n *Node) Stop(ctx context.Context) error {
 	var errs []error
+	if n.stopBg != nil {
+		close(n.stopBg)
+		n.bg.Wait()
+		n.stopBg = nil
+	}
 	if n.http != nil {
 		if err := n.http.Shutdown(ctx); err != nil {
 			errs = append(errs, err)
