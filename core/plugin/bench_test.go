@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/tetratelabs/wazero"
@@ -206,6 +207,31 @@ func BenchmarkInstantiate(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkFirstValidate measures the first Validate call on a fresh json
+// instance: the plugin compiles JSON Schema's meta-schemas on first use
+// (plugins/json/internal/jsonschema), then the schema, then validates one
+// record. ns/op includes the load; first-validate-ms is the call alone.
+func BenchmarkFirstValidate(b *testing.B) {
+	h, _ := testHost(b)
+	wasmBytes := readWasm(b, "json")
+	ctx := context.Background()
+	in := benchPayloads(1, benchDoc)
+	var first time.Duration
+	for b.Loop() {
+		p, err := h.Load(ctx, "json", wasmBytes, plugin.Manifest{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		if _, err := p.Validate(ctx, []byte(benchSchema), in); err != nil {
+			b.Fatal(err)
+		}
+		first += time.Since(start)
+		p.Close(ctx)
+	}
+	b.ReportMetric(float64(first.Nanoseconds())/float64(b.N)/1e6, "first-validate-ms")
 }
 
 // spinModule exports spin(n): a loop of n iterations that calls nothing,

@@ -25,7 +25,7 @@ import (
 )
 
 // benchmarks are the core/plugin benchmarks the summary reads.
-const benchmarks = `^(BenchmarkCallRaw|BenchmarkCallGo|BenchmarkJSONSchema|BenchmarkLoad|BenchmarkInstantiate|BenchmarkTermination)$`
+const benchmarks = `^(BenchmarkCallRaw|BenchmarkCallGo|BenchmarkJSONSchema|BenchmarkLoad|BenchmarkInstantiate|BenchmarkFirstValidate|BenchmarkTermination)$`
 
 func main() {
 	benchtime := flag.String("benchtime", "1s", "go test -benchtime for each benchmark")
@@ -101,7 +101,7 @@ func parse(line string) (string, metrics, bool) {
 
 func short(m metrics) string {
 	var parts []string
-	for _, u := range []string{"ns/op", "ns/record", "compile-ms", "instantiate-ms", "ms/instance"} {
+	for _, u := range []string{"ns/op", "ns/record", "compile-ms", "instantiate-ms", "ms/instance", "first-validate-ms"} {
 		if v, ok := m[u]; ok {
 			parts = append(parts, fmt.Sprintf("%s %s", num(v), u))
 		}
@@ -163,6 +163,9 @@ func summary(w io.Writer, r results) {
 	}
 	if len(starts) > 0 {
 		row("  instance start (pool warm-up and replacement): %s", strings.Join(starts, ", "))
+	}
+	if v, ok := get("BenchmarkFirstValidate", "first-validate-ms"); ok {
+		row("  json: first validate call of an instance (meta-schemas, schema, 1 record): %s", dur(v*1e6))
 	}
 
 	row("")

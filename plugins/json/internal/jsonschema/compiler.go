@@ -176,9 +176,6 @@ func (c *Compiler) MustCompile(loc string) *Schema {
 
 // Compile compiles json-schema at given loc.
 func (c *Compiler) Compile(loc string) (*Schema, error) {
-	if !c.roots.bootstrap { // Trellis change (draft.go)
-		loadDrafts()
-	}
 	uf, err := absolute(loc)
 	if err != nil {
 		return nil, err

@@ -15,7 +15,9 @@ type Draft struct {
 	id            string             // property name used to represent id
 	subschemas    []SchemaPath       // locations of subschemas
 	vocabPrefix   string             // prefix used for vocabulary
-	allVocabs     map[string]*Schema // names of supported vocabs with its schemas
+	allVocabs     map[string]*Schema // names of supported vocabs (Trellis change: values unused)
+	once          sync.Once          // Trellis change: load
+	vocabSchemas  map[string]*Schema // Trellis change: the vocabs' schemas, set by load
 	defaultVocabs []string           // names of default vocabs
 }
 
@@ -125,24 +127,25 @@ var (
 	draftLatest = Draft2020
 )
 
-// Trellis change: the meta-schemas were compiled in an init function,
-// which cost every instance of the json plugin about 30 ms of WebAssembly
-// at start whether or not it ever compiled a schema. They are compiled on
-// the first use instead (loadDrafts: the first schema added or compiled), by
-// a compiler marked bootstrap so that it does not wait for itself.
-var draftsOnce sync.Once
-
-func loadDrafts() {
-	draftsOnce.Do(func() {
+// Trellis change: the meta-schemas of every draft were compiled in an init
+// function, which cost every instance of the json plugin about 30 ms of
+// WebAssembly at start whether or not it ever compiled a schema. Each
+// draft's are compiled instead when a schema of that draft is first
+// checked against them (roots.validate calls load), by a compiler marked
+// bootstrap so that it does not wait for itself. The compiled vocabulary
+// schemas go to vocabSchemas, written only under once, so that allVocabs,
+// whose keys other compilations read, is never written after init.
+func (d *Draft) load() {
+	d.once.Do(func() {
 		c := NewCompiler()
 		c.roots.bootstrap = true
 		c.AssertFormat()
-		for _, d := range []*Draft{Draft4, Draft6, Draft7, Draft2019, Draft2020} {
-			d.sch = c.MustCompile(d.url)
-			for name := range d.allVocabs {
-				d.allVocabs[name] = c.MustCompile(strings.TrimSuffix(d.url, "schema") + "meta/" + name)
-			}
+		d.sch = c.MustCompile(d.url)
+		vocabs := map[string]*Schema{}
+		for name := range d.allVocabs {
+			vocabs[name] = c.MustCompile(strings.TrimSuffix(d.url, "schema") + "meta/" + name)
 		}
+		d.vocabSchemas = vocabs
 	})
 }
 
@@ -282,7 +285,7 @@ func (d *dialect) getSchema(assertVocabs bool, vocabularies map[string]*Vocabula
 
 	var allOf []*Schema
 	for _, vocab := range vocabs {
-		sch := d.draft.allVocabs[vocab]
+		sch := d.draft.vocabSchemas[vocab] // Trellis change
 		if sch == nil {
 			if v, ok := vocabularies[vocab]; ok {
 				sch = v.Schema
@@ -293,7 +296,7 @@ func (d *dialect) getSchema(assertVocabs bool, vocabularies map[string]*Vocabula
 		}
 	}
 	if !slices.Contains(vocabs, "core") {
-		sch := d.draft.allVocabs["core"]
+		sch := d.draft.vocabSchemas["core"] // Trellis change
 		if sch == nil {
 			sch = d.draft.sch
 		}

@@ -236,8 +236,12 @@ func (rr *roots) addSubschema(r *root, ptr jsonPointer) error {
 }
 
 func (rr *roots) validate(r *root, v any, ptr jsonPointer) error {
-	if !rr.bootstrap { // Trellis change (draft.go)
-		loadDrafts()
+	if !rr.bootstrap { // Trellis change: meta-schemas on first use (draft.go)
+		for _, res := range r.resources {
+			if res.dialect.draft != nil {
+				res.dialect.draft.load()
+			}
+		}
 	}
 	dialect := r.resource(ptr).dialect
 	meta := dialect.getSchema(rr.assertVocabs, rr.vocabularies)
