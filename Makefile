@@ -5,8 +5,9 @@
 #   make run      build, then start a one-node cluster with all modules (data in ./data)
 #   make test     build, then the whole test suite, then the race detector on core/ and config/,
 #                 then every fuzz target for TEST_FUZZTIME
-#   make bench    build, then the store benchmark (test/bench) and the KV-over-HTTP
-#                 load driver (test/loadkv; compares with etcd when it is installed)
+#   make bench    build, then the store benchmark (test/bench), the KV-over-HTTP
+#                 load driver (test/loadkv; compares with etcd when it is installed) and the
+#                 plugin and schema-validator benchmarks (test/pluginbench)
 #   make bench-deps  install Debian's etcd-server for the comparison (apt-get, root or sudo)
 #   make lint     gofmt, go vet and staticcheck
 #   make fuzz     every Fuzz target for FUZZTIME each (scripts/fuzz.sh)

@@ -1,8 +1,10 @@
 // Command pluginbench runs the plugin host's Go benchmarks (package
-// core/plugin, which builds its .wasm guests from source first) and prints
-// their figures as a summary: call overhead per batch and per record, cold
-// and cached load, instance start, JSON Schema validation in wasm against
-// the same library natively, and the cost of the call deadline mechanism.
+// core/plugin, which builds its .wasm guests from source first) and the
+// shipped validators' (plugins/json, avro, protobuf) and prints their
+// figures as a summary: call overhead per batch and per record, cold and
+// cached load, instance start, JSON Schema validation in wasm against the
+// same library natively, the cost of the call deadline mechanism, and
+// validations per second of each schema type in wasm and natively.
 //
 //	go run ./test/pluginbench [-benchtime 1s] [-v]
 //
@@ -27,15 +29,35 @@ import (
 // benchmarks are the core/plugin benchmarks the summary reads.
 const benchmarks = `^(BenchmarkCallRaw|BenchmarkCallGo|BenchmarkJSONSchema|BenchmarkLoad|BenchmarkInstantiate|BenchmarkFirstValidate|BenchmarkTermination)$`
 
+// validators are the shipped validator plugins' benchmarks: the same small
+// record checked natively and through the .wasm, in batches of 1 and 100.
+const validators = `^Benchmark(JSON|Avro|Protobuf)(Native|Wasm)$`
+
+var validatorPkgs = []string{"./plugins/json", "./plugins/avro", "./plugins/protobuf"}
+
 func main() {
 	benchtime := flag.String("benchtime", "1s", "go test -benchtime for each benchmark")
 	verbose := flag.Bool("v", false, "print go test's output as it comes")
-	pkg := flag.String("pkg", "./core/plugin", "the package holding the benchmarks")
+	pkg := flag.String("pkg", "./core/plugin", "the package holding the host benchmarks")
 	flag.Parse()
 
 	start := time.Now()
-	fmt.Printf("plugin benchmarks: go test -run '^$' -bench '%s' -benchtime %s %s\n", benchmarks, *benchtime, *pkg)
-	cmd := exec.Command(goTool(), "test", "-run", "^$", "-bench", benchmarks, "-benchtime", *benchtime, *pkg)
+	res := results{}
+	run(res, benchmarks, *benchtime, *verbose, *pkg)
+	run(res, validators, *benchtime, *verbose, validatorPkgs...)
+	fmt.Println()
+	summary(os.Stdout, res)
+	fmt.Println()
+	validatorSummary(os.Stdout, res)
+	fmt.Printf("\n(%s; wall-clock figures from this machine as loaded as it is now)\n", time.Since(start).Round(time.Second))
+}
+
+// run runs go test's benchmarks matching pattern in pkgs and adds their
+// figures to res.
+func run(res results, pattern, benchtime string, verbose bool, pkgs ...string) {
+	args := append([]string{"test", "-run", "^$", "-bench", pattern, "-benchtime", benchtime}, pkgs...)
+	fmt.Printf("go %s\n", strings.Join(quote(args), " "))
+	cmd := exec.Command(goTool(), args...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -44,7 +66,6 @@ func main() {
 	if err := cmd.Start(); err != nil {
 		fail(err)
 	}
-	res := results{}
 	var raw strings.Builder
 	sc := bufio.NewScanner(out)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
@@ -53,24 +74,33 @@ func main() {
 		raw.WriteString(line + "\n")
 		if name, m, ok := parse(line); ok {
 			res[name] = m
-			if *verbose {
+			if verbose {
 				fmt.Println(line)
 			} else {
 				fmt.Printf("  %-50s %s\n", name, short(m))
 			}
-		} else if *verbose {
+		} else if verbose {
 			fmt.Println(line)
 		}
 	}
 	if err := cmd.Wait(); err != nil {
-		if !*verbose {
+		if !verbose {
 			io.WriteString(os.Stderr, raw.String())
 		}
 		fail(fmt.Errorf("go test: %w", err))
 	}
-	fmt.Println()
-	summary(os.Stdout, res)
-	fmt.Printf("\n(%s; wall-clock figures from this machine as loaded as it is now)\n", time.Since(start).Round(time.Second))
+}
+
+// quote puts a pattern argument in single quotes for the printed command.
+func quote(args []string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if strings.ContainsAny(a, "^$|()") {
+			a = "'" + a + "'"
+		}
+		out[i] = a
+	}
+	return out
 }
 
 // metrics maps a unit (ns/op, ns/record, compile-ms...) to its value.
@@ -200,6 +230,42 @@ func summary(w io.Writer, r results) {
 		row("  per loop iteration: +%.2f ns instrumented (%.1fx), +%.1f ns with WithCloseOnContextDone (%.0fx)",
 			(ins-none)/1e6, ins/none, (cc-none)/1e6, cc/none)
 	}
+}
+
+// validatorSummary prints the schema module's figures: validations per
+// second of each shipped validator, in wasm and natively, and the ratio.
+func validatorSummary(w io.Writer, r results) {
+	row := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
+	row("Schema validation (the shipped validators, one small record, valid): validations per second on one core")
+	row("  %-36s %12s %12s %12s %12s", "", "wasm", "native Go", "wasm/native", "wasm/record")
+	for _, t := range []struct{ label, bench string }{
+		{"json (JSON Schema)", "JSON"},
+		{"avro (binary datum)", "Avro"},
+		{"protobuf (binary message)", "Protobuf"},
+	} {
+		for _, n := range []int{1, 100} {
+			wm, ok1 := r[fmt.Sprintf("Benchmark%sWasm/batch=%d", t.bench, n)]
+			nm, ok2 := r[fmt.Sprintf("Benchmark%sNative/batch=%d", t.bench, n)]
+			if !ok1 || !ok2 || wm["ns/record"] <= 0 || nm["ns/record"] <= 0 {
+				continue
+			}
+			wr, nr := wm["ns/record"], nm["ns/record"]
+			row("  %-36s %12s %12s %11.1fx %12s", fmt.Sprintf("%s, batch of %d", t.label, n),
+				rate(wr), rate(nr), wr/nr, dur(wr))
+		}
+	}
+}
+
+// rate formats records per second from nanoseconds per record.
+func rate(ns float64) string {
+	v := 1e9 / ns
+	switch {
+	case v >= 1e6:
+		return num(v/1e6) + " M/s"
+	case v >= 1e3:
+		return num(v/1e3) + " k/s"
+	}
+	return num(v) + " /s"
 }
 
 // dur formats nanoseconds.
