@@ -127,12 +127,19 @@ type resp struct {
 
 func (r resp) String() string { return fmt.Sprintf("%d %s", r.status, r.body) }
 
+// wasmBody is a module sent as application/wasm.
+type wasmBody []byte
+
 // call sends body (raw []byte, or marshalled as JSON) with token.
 func (c *cluster) call(i int, method, path, token string, body any) resp {
 	c.t.Helper()
 	var rd io.Reader
+	contentType := "application/json"
 	switch b := body.(type) {
 	case nil:
+	case wasmBody:
+		rd = bytes.NewReader(b)
+		contentType = "application/wasm"
 	case []byte:
 		rd = bytes.NewReader(b)
 	case string:
@@ -149,7 +156,7 @@ func (c *cluster) call(i int, method, path, token string, body any) resp {
 		c.t.Fatal(err)
 	}
 	if rd != nil {
-		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Content-Type", contentType)
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)

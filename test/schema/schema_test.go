@@ -1,7 +1,9 @@
 package schema
 
 import (
+	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -179,5 +181,30 @@ func TestHostileValidator(t *testing.T) {
 	// A fresh instance serves the next call.
 	if v := c.validate(1, map[string]any{"tenant": "default", "topic_name": "t/x", "payload": `{"temp":2}`}); !v.Valid {
 		t.Fatalf("after the timeout: %+v", v)
+	}
+}
+
+// TestUploadedValidatorAddsATypeEverywhere: a validator uploaded through
+// POST /api/plugins on one node is a schema type on every node, without a
+// restart: created on another node, validated on a third.
+func TestUploadedValidatorAddsATypeEverywhere(t *testing.T) {
+	c := start(t, 3)
+	mod, err := os.ReadFile(wasm["equals"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.ok(1, http.MethodPost, "/api/plugins", wasmBody(mod), nil)
+	for i := 1; i <= 3; i++ {
+		testnode.Eventually(t, 60*time.Second, fmt.Sprintf("equals loaded on node %d", i), func() bool {
+			return c.tc.Node(i).Node.Plugins().Get("equals") != nil
+		})
+	}
+	c.create(2, "default", "exact", "equals", "hello")
+	if v := c.validate(3, map[string]any{"tenant": "default", "schema_name": "exact", "payload": "hello"}); !v.Valid {
+		t.Fatalf("equal payload on node 3: %+v", v)
+	}
+	if v := c.validate(1, map[string]any{"tenant": "default", "schema_name": "exact", "payload": "bye"}); v.Valid ||
+		v.Errors[0].Type != "equals" {
+		t.Fatalf("other payload on node 1: %+v", v)
 	}
 }
