@@ -13,7 +13,8 @@ import (
 // plugin's compile and Validate called in this process) and through the
 // .wasm in the real host, in batches of 1 and 100, like the avro and
 // protobuf plugins' benchmarks (test/pluginbench prints the three side by
-// side):
+// side). Both go through the fast path (fast.go); BenchmarkJSONLibraryNative
+// is the library alone, natively, what the plugin cost before it:
 //
 //	go test -run '^$' -bench . -benchtime 2s ./plugins/json/
 
@@ -34,7 +35,15 @@ const (
 var batchSizes = []int{1, 100}
 
 func BenchmarkJSONNative(b *testing.B) {
-	s, err := compile([]byte(personSchema))
+	benchNative(b, true)
+}
+
+func BenchmarkJSONLibraryNative(b *testing.B) {
+	benchNative(b, false)
+}
+
+func benchNative(b *testing.B, withFast bool) {
+	s, err := compileWith([]byte(personSchema), withFast)
 	if err != nil {
 		b.Fatal(err)
 	}

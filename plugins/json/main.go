@@ -43,6 +43,12 @@ func (noLoader) Load(url string) (any, error) {
 }
 
 func compile(schema []byte) (validator.Schema, error) {
+	return compileWith(schema, true)
+}
+
+// compileWith compiles schema with the fast path (fast.go) when withFast
+// and the schema allows one; without, for tests and benchmarks.
+func compileWith(schema []byte, withFast bool) (validator.Schema, error) {
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(schema))
 	if err != nil {
 		return nil, fmt.Errorf("schema is not JSON: %v", err)
@@ -57,7 +63,14 @@ func compile(schema []byte) (validator.Schema, error) {
 	if err != nil {
 		return nil, fmt.Errorf("schema: %v", oneLine(err))
 	}
+	var fast *fastSchema
+	if withFast {
+		fast = compileFast(doc)
+	}
 	return validator.SchemaFunc(func(payload []byte) error {
+		if fast.surelyValid(payload) {
+			return nil // the library would say so too, at many times the cost
+		}
 		v, err := jsonschema.UnmarshalJSON(bytes.NewReader(payload))
 		if err != nil {
 			return fmt.Errorf("payload is not JSON: %v", err)

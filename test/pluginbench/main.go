@@ -252,6 +252,12 @@ func validatorSummary(w io.Writer, r results) {
 			wr, nr := wm["ns/record"], nm["ns/record"]
 			row("  %-36s %12s %12s %11.1fx %12s", fmt.Sprintf("%s, batch of %d", t.label, n),
 				rate(wr), rate(nr), wr/nr, dur(wr))
+			// json's native figure has its fast path too; this one is the
+			// library alone (when the pattern ran BenchmarkJSONLibraryNative).
+			if lm, ok := r[fmt.Sprintf("Benchmark%sLibraryNative/batch=%d", t.bench, n)]; ok && lm["ns/record"] > 0 {
+				lr := lm["ns/record"]
+				row("  %-36s %12s %12s %11.1fx %12s", "  against the library alone natively", rate(wr), rate(lr), wr/lr, dur(wr))
+			}
 		}
 	}
 }
