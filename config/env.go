@@ -23,7 +23,9 @@ var ClientVariables = []string{"TRELLIS_ENDPOINT", "TRELLIS_TOKEN", "TRELLIS_PAS
 // process read; they are not config keys either. TRELLIS_FAILPOINTS arms
 // the failpoints of a binary built with the failpoints tag
 // (core/internal/failpoint); other builds ignore it.
-var ProcessVariables = []string{"TRELLIS_FAILPOINTS"}
+// TRELLIS_SHIPPED_PLUGINS moves the shipped plugins' directory
+// (core/node.EnvShippedPlugins), for packagers and tests.
+var ProcessVariables = []string{"TRELLIS_FAILPOINTS", "TRELLIS_SHIPPED_PLUGINS"}
 
 // envLayer reads TRELLIS_* variables from environ.
 //
