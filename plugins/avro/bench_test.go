@@ -1,11 +1,10 @@
 package main
 
 import (
-	"context"
-	"fmt"
 	"testing"
 
 	"github.com/linkedin/goavro/v2"
+	"github.com/trellis-cp/trellis/sdk/plugintest"
 )
 
 // The per-record cost of checking one small record, natively (the
@@ -39,45 +38,9 @@ func BenchmarkAvroNative(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	payload := personPayload(b)
-	for _, n := range batchSizes {
-		b.Run(fmt.Sprintf("batch=%d", n), func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				for range n {
-					if err := s.Validate(payload); err != nil {
-						b.Fatal(err)
-					}
-				}
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/record")
-		})
-	}
+	plugintest.BenchNative(b, s.Validate, personPayload(b), batchSizes...)
 }
 
 func BenchmarkAvroWasm(b *testing.B) {
-	p := loadPlugin(b)
-	payload := personPayload(b)
-	ctx := context.Background()
-	for _, n := range batchSizes {
-		b.Run(fmt.Sprintf("batch=%d", n), func(b *testing.B) {
-			in := make([][]byte, n)
-			for i := range in {
-				in[i] = payload
-			}
-			check := func() {
-				res, err := p.Plugin.Validate(ctx, []byte(personSchema), in)
-				if err != nil || !res[0].OK() {
-					b.Fatal(err, res)
-				}
-			}
-			check() // compiles the schema in the instance
-			b.ReportAllocs()
-			b.ResetTimer()
-			for b.Loop() {
-				check()
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/record")
-		})
-	}
+	plugintest.BenchValidate(b, loadPlugin(b), []byte(personSchema), personPayload(b), batchSizes...)
 }

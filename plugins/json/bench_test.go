@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"fmt"
 	"testing"
 
 	"github.com/trellis-cp/trellis/core/plugin"
@@ -47,44 +45,10 @@ func benchNative(b *testing.B, withFast bool) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	payload := []byte(personDoc)
-	for _, n := range batchSizes {
-		b.Run(fmt.Sprintf("batch=%d", n), func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				for range n {
-					if err := s.Validate(payload); err != nil {
-						b.Fatal(err)
-					}
-				}
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/record")
-		})
-	}
+	plugintest.BenchNative(b, s.Validate, []byte(personDoc), batchSizes...)
 }
 
 func BenchmarkJSONWasm(b *testing.B) {
 	p := plugintest.Load(b, plugintest.Build(b, "."), plugin.Manifest{})
-	ctx := context.Background()
-	for _, n := range batchSizes {
-		b.Run(fmt.Sprintf("batch=%d", n), func(b *testing.B) {
-			in := make([][]byte, n)
-			for i := range in {
-				in[i] = []byte(personDoc)
-			}
-			check := func() {
-				res, err := p.Plugin.Validate(ctx, []byte(personSchema), in)
-				if err != nil || !res[0].OK() || !res[n-1].OK() {
-					b.Fatal(err, res)
-				}
-			}
-			check() // compiles the schema in the instance
-			b.ReportAllocs()
-			b.ResetTimer()
-			for b.Loop() {
-				check()
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/record")
-		})
-	}
+	plugintest.BenchValidate(b, p, []byte(personSchema), []byte(personDoc), batchSizes...)
 }

@@ -1,9 +1,9 @@
 package main
 
 import (
-	"context"
-	"fmt"
 	"testing"
+
+	"github.com/trellis-cp/trellis/sdk/plugintest"
 )
 
 // The per-record cost of checking one small message, natively (the
@@ -37,45 +37,9 @@ func BenchmarkProtobufNative(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	payload := personPayload(b)
-	for _, n := range batchSizes {
-		b.Run(fmt.Sprintf("batch=%d", n), func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				for range n {
-					if err := s.Validate(payload); err != nil {
-						b.Fatal(err)
-					}
-				}
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/record")
-		})
-	}
+	plugintest.BenchNative(b, s.Validate, personPayload(b), batchSizes...)
 }
 
 func BenchmarkProtobufWasm(b *testing.B) {
-	p := loadPlugin(b)
-	payload := personPayload(b)
-	ctx := context.Background()
-	for _, n := range batchSizes {
-		b.Run(fmt.Sprintf("batch=%d", n), func(b *testing.B) {
-			in := make([][]byte, n)
-			for i := range in {
-				in[i] = payload
-			}
-			check := func() {
-				res, err := p.Plugin.Validate(ctx, []byte(personProto), in)
-				if err != nil || !res[0].OK() {
-					b.Fatal(err, res)
-				}
-			}
-			check() // compiles the schema in the instance
-			b.ReportAllocs()
-			b.ResetTimer()
-			for b.Loop() {
-				check()
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/record")
-		})
-	}
+	plugintest.BenchValidate(b, loadPlugin(b), []byte(personProto), personPayload(b), batchSizes...)
 }
