@@ -143,23 +143,7 @@ func checkResults(t *testing.T, cases []payloadCase, res []plugin.Result) {
 // wasmPath is this package built to .wasm by TestMain.
 var wasmPath string
 
-func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "trellis-avro-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	if wasmPath, err = plugintest.BuildTo(".", dir); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return m.Run()
-}
+func TestMain(m *testing.M) { os.Exit(plugintest.RunMain(m, ".", &wasmPath)) }
 
 // loadPlugin loads the built plugin in a test host.
 func loadPlugin(t testing.TB) *plugintest.Plugin {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -22,23 +21,7 @@ import (
 // wasmPath is this package built to .wasm by TestMain.
 var wasmPath string
 
-func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "trellis-protobuf-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	if wasmPath, err = plugintest.BuildTo(".", dir); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return m.Run()
-}
+func TestMain(m *testing.M) { os.Exit(plugintest.RunMain(m, ".", &wasmPath)) }
 
 func loadPlugin(t testing.TB) *plugintest.Plugin {
 	t.Helper()

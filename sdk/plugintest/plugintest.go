@@ -228,3 +228,24 @@ func Records(values ...string) []plugin.Record {
 	}
 	return out
 }
+
+// RunMain builds the plugin in dir once for a whole test binary, sets
+// *path to the .wasm and runs the tests; the file is removed afterwards.
+// Use it as TestMain:
+//
+//	var wasmPath string
+//
+//	func TestMain(m *testing.M) { os.Exit(plugintest.RunMain(m, ".", &wasmPath)) }
+func RunMain(m *testing.M, dir string, path *string) int {
+	tmp, err := os.MkdirTemp("", "plugintest-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(tmp)
+	if *path, err = BuildTo(dir, tmp); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return m.Run()
+}
