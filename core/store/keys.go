@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 )
@@ -125,6 +126,16 @@ func encodeEvent(t EventType, key []byte, r *record) []byte {
 	e.i64(r.expireAt)
 	e.b = append(e.b, r.value...)
 	return e.b
+}
+
+// eventHasPrefix reports whether the event encoded in b is of a key with
+// prefix, without decoding the rest (a watcher skips other keys' events
+// cheaply). A corrupt event reports true, so that decodeEvent reports it.
+func eventHasPrefix(b, prefix []byte) bool {
+	d := decoder{b: b}
+	d.byte1()
+	key := d.bytes()
+	return d.err != nil || bytes.HasPrefix(key, prefix)
 }
 
 func decodeEvent(b []byte, modRev int64) (Event, error) {

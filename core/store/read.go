@@ -148,7 +148,12 @@ func (sm *stateMachine) events(ns string, prefix []byte, after, upto int64, fn f
 			break
 		}
 		var ev Event
+		skip := false
 		err := item.Value(func(v []byte) error {
+			if len(prefix) > 0 && !eventHasPrefix(v, prefix) {
+				skip = true
+				return nil
+			}
 			var derr error
 			ev, derr = decodeEvent(v, rev)
 			return derr
@@ -156,7 +161,7 @@ func (sm *stateMachine) events(ns string, prefix []byte, after, upto int64, fn f
 		if err != nil {
 			return fmt.Errorf("store: read event at %d: %w", rev, err)
 		}
-		if !bytes.HasPrefix([]byte(ev.KV.Key), prefix) {
+		if skip || !bytes.HasPrefix([]byte(ev.KV.Key), prefix) {
 			continue
 		}
 		if !fn(ev) {

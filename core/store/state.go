@@ -48,6 +48,10 @@ type stateMachine struct {
 	// alarms is the raised alarms as of the applied index (alarm.go).
 	alarms atomic.Pointer[alarmSet]
 
+	// marks is which namespaces wrote change-log events when
+	// (eventmarks.go).
+	marks eventMarks
+
 	// writeMu is held by everything that writes to the state store (apply,
 	// snapshot restore) and by a memtable flush, during which Badger
 	// refuses writes (discard.go).
@@ -75,6 +79,7 @@ func newStateMachine(db *storage.StateDB, logger *slog.Logger) (*stateMachine, e
 	if err := sm.loadIndex(); err != nil {
 		return nil, err
 	}
+	sm.marks.reset(sm.revision())
 	return sm, nil
 }
 
@@ -220,6 +225,7 @@ func (sm *stateMachine) RestoreSnapshot(r io.Reader, index uint64) error {
 	if err := sm.loadIndex(); err != nil {
 		return err
 	}
+	sm.marks.reset(int64(index))
 	sm.snapIndex.Store(index)
 	return nil
 }
@@ -238,6 +244,8 @@ func (sm *stateMachine) Apply(entries []raft.Applied) error {
 	}
 	sm.writeMu.Lock()
 	defer sm.writeMu.Unlock()
+	// Marks noted by an Apply that fails are not published.
+	defer sm.marks.drop()
 	b := sm.newBatch(sm.applied.Load())
 	last, lastTerm := uint64(0), uint64(0)
 	for i := range entries {
@@ -287,6 +295,7 @@ func (sm *stateMachine) Apply(entries []raft.Applied) error {
 	if err := b.flush(); err != nil {
 		return err
 	}
+	sm.marks.publish()
 	sm.applied.Store(last)
 	sm.appliedTerm.Store(lastTerm)
 	return nil

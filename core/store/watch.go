@@ -56,6 +56,12 @@ func (n *Namespace) watchLoop(ctx context.Context, prefix []byte, next int64, ou
 	for {
 		changed := n.s.node.AppliedNotify()
 		cur := sm.revision()
+		if cur >= next && next >= sm.compacted.Load() && !sm.marks.mayHaveAfter(n.name, next-1) {
+			// Nothing was written to this namespace since next: skip
+			// the read (a read below the compacted revision still runs,
+			// to report it).
+			next = cur + 1
+		}
 		if cur >= next {
 			var evs []Event
 			err := sm.events(n.name, prefix, next-1, cur, func(ev Event) bool {
