@@ -193,27 +193,43 @@ func redactString(s string, depth int) any {
 	return redactUserinfo(s)
 }
 
-// redactUserinfo masks the password of scheme://user:password@host,
-// leaving the rest of s as it was written.
+// redactUserinfo masks the password of every user:password@host authority
+// in s, with or without a scheme (mysql://u:pw@h, //u:pw@h, two DSNs in one
+// string), leaving the rest of s as it was written. An authority ends at
+// '/', '?', '#' or white space; a password holding '@' is masked up to the
+// last '@'. Masking too much is harmless here, missing a password is not.
 func redactUserinfo(s string) string {
-	i := strings.Index(s, "://")
-	if i < 0 {
+	var sb strings.Builder
+	done, from := 0, 0
+	for {
+		i := strings.Index(s[from:], "//")
+		if i < 0 {
+			break
+		}
+		start := from + i + 2
+		end := start
+		for end < len(s) && !strings.ContainsRune("/?#", rune(s[end])) && !isSpace(s[end]) {
+			end++
+		}
+		authority := s[start:end]
+		if at := strings.LastIndex(authority, "@"); at >= 0 {
+			if colon := strings.Index(authority[:at], ":"); colon >= 0 {
+				sb.WriteString(s[done : start+colon+1])
+				sb.WriteString(Redacted)
+				done = start + at
+			}
+		}
+		from = end
+	}
+	if done == 0 {
 		return s
 	}
-	rest := s[i+3:]
-	authority := rest
-	if end := strings.IndexAny(rest, "/?#"); end >= 0 {
-		authority = rest[:end]
-	}
-	at := strings.LastIndex(authority, "@")
-	if at < 0 {
-		return s
-	}
-	colon := strings.Index(authority[:at], ":")
-	if colon < 0 {
-		return s
-	}
-	return s[:i+3] + authority[:colon+1] + Redacted + rest[at:]
+	sb.WriteString(s[done:])
+	return sb.String()
+}
+
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r'
 }
 
 // loginUsername is the username a login or password-change attempt names,

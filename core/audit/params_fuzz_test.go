@@ -119,3 +119,35 @@ func checkRedacted(t *testing.T, v any, out string, depth int) {
 		}
 	}
 }
+
+// FuzzRedactUserinfo: masking is idempotent, and no authority it leaves
+// behind still carries a password other than the mask.
+func FuzzRedactUserinfo(f *testing.F) {
+	for _, s := range []string{"https://u:p@h/x", "//u:p@h", "a //u:p@h b mysql://v:q@@g/d", "x://a:b@c@d/e", "//:@", "////u:p@h"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		out := redactUserinfo(s)
+		if again := redactUserinfo(out); again != out {
+			t.Fatalf("not idempotent: %q -> %q -> %q", s, out, again)
+		}
+		for rest := out; ; {
+			i := strings.Index(rest, "//")
+			if i < 0 {
+				break
+			}
+			rest = rest[i+2:]
+			end := strings.IndexFunc(rest, func(r rune) bool { return strings.ContainsRune("/?# \t\r\n", r) })
+			if end < 0 {
+				end = len(rest)
+			}
+			authority := rest[:end]
+			if at := strings.LastIndex(authority, "@"); at >= 0 {
+				if colon := strings.Index(authority[:at], ":"); colon >= 0 && authority[colon+1:at] != Redacted {
+					t.Fatalf("password %q kept in %q (from %q)", authority[colon+1:at], out, s)
+				}
+			}
+			rest = rest[end:]
+		}
+	})
+}

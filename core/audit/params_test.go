@@ -53,6 +53,25 @@ func TestBuildParams(t *testing.T) {
 	}
 }
 
+func TestRedactUserinfo(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://u:p@h/x?y=1":                   "https://u:***@h/x?y=1",
+		"//u:p@h:5432/db":                       "//u:***@h:5432/db",
+		"a=mysql://u:p@h1/d b=mysql://v:q@h2/d": "a=mysql://u:***@h1/d b=mysql://v:***@h2/d",
+		"redis://:p@h:6379 then http://h/x@y":   "redis://:***@h:6379 then http://h/x@y",
+		"postgres://u:p@ss@h/db":                "postgres://u:***@h/db",
+		"https://h/x@y":                         "https://h/x@y",
+		"https://u@h/x":                         "https://u@h/x",
+		"no url at all: a@b":                    "no url at all: a@b",
+		"//":                                    "//",
+		"tcp://u:p@h\nnext line //w:z@g?x#f":    "tcp://u:***@h\nnext line //w:***@g?x#f",
+	} {
+		if got := redactUserinfo(in); got != want {
+			t.Errorf("redactUserinfo(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
 func TestLoginUsername(t *testing.T) {
 	for _, c := range []struct{ ctype, body, want string }{
 		{"application/json", `{"username":"a","password":"p"}`, "a"},
