@@ -17,8 +17,7 @@ import (
 	"strings"
 
 	"github.com/trellis-cp/trellis/plugins/json/internal/jsonschema"
-	"golang.org/x/text/language"
-	"golang.org/x/text/message"
+	"github.com/trellis-cp/trellis/plugins/json/internal/jsonschema/kind"
 
 	"github.com/trellis-cp/trellis/sdk/validator"
 )
@@ -82,7 +81,10 @@ func compileWith(schema []byte, withFast bool) (validator.Schema, error) {
 	}), nil
 }
 
-var printer = message.NewPrinter(language.English)
+// printer formats the library's messages in English, as the
+// message.NewPrinter(language.English) of golang.org/x/text did; see
+// kind.Printer.
+var printer = &kind.Printer{}
 
 // oneLine flattens the library's indented multi-line messages.
 func oneLine(err error) string {

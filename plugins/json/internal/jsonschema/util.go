@@ -12,8 +12,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/santhosh-tekuri/jsonschema/v6/kind"
-	"golang.org/x/text/message"
+	"github.com/trellis-cp/trellis/plugins/json/internal/jsonschema/kind" // Trellis change: the copy in kind/, and kind.Printer for message.Printer
 )
 
 // --
@@ -462,6 +461,6 @@ func (e *localizableError) Error() string {
 	return fmt.Sprintf(e.msg, e.args...)
 }
 
-func (e *localizableError) LocalizedError(p *message.Printer) string {
+func (e *localizableError) LocalizedError(p *kind.Printer) string {
 	return p.Sprintf(e.msg, e.args...)
 }
