@@ -3,6 +3,7 @@ package kvtest
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"regexp"
 	"slices"
@@ -536,6 +537,11 @@ func testBadInput(t *testing.T, c *cluster) {
 		b, _ := json.Marshal(v)
 		return string(b)
 	}
+	// chunked sends s without a Content-Length, so the server cuts it
+	// while reading instead of refusing it up front.
+	chunked := func(s string) func() io.Reader {
+		return func() io.Reader { return io.MultiReader(strings.NewReader(s)) }
+	}
 	type tc struct {
 		name   string
 		method string
@@ -570,6 +576,14 @@ func testBadInput(t *testing.T, c *cluster) {
 			tc{"delete: wrong type", http.MethodPost, del, `{"key":"/bad/k","dir":1}`, 400, "invalid_request"},
 			tc{"delete: malformed", http.MethodPost, del, `{"key"`, 400, "invalid_request"},
 			tc{"delete: key over 4 KiB", http.MethodPost, del, body(map[string]any{"key": bigKey}), 400, "key_too_large"},
+			tc{"delete: no key", http.MethodPost, del, `{}`, 400, "invalid_request"},
+			tc{"delete: key of the wrong type", http.MethodPost, del, `{"key":5}`, 400, "invalid_request"},
+			tc{"delete: not an object", http.MethodPost, del, `"/bad/k"`, 400, "invalid_request"},
+			tc{"delete: empty body", http.MethodPost, del, "", 400, "invalid_request"},
+			tc{"delete: trailing data", http.MethodPost, del, `{"key":"/bad/k"} {}`, 400, "invalid_request"},
+			tc{"delete: body over the server limit", http.MethodPost, del, body(map[string]any{"key": "/bad/k", "pad": strings.Repeat("p", 5<<20)}), 413, ""},
+			tc{"delete: chunked body over the server limit", http.MethodPost, del, chunked(body(map[string]any{"key": "/bad/k", "pad": strings.Repeat("p", 5<<20)})), 413, ""},
+			tc{"chunked body over the server limit", http.MethodPut, put, chunked(body(map[string]any{"key": "/bad/k", "value": strings.Repeat("v", 5<<20)})), 413, ""},
 			tc{"get: no key", http.MethodGet, "/api/kv/" + api + "/get", nil, 400, "invalid_request"},
 			tc{"get: key over 4 KiB", http.MethodGet, "/api/kv/" + api + "/get?key=" + bigKey, nil, 400, "key_too_large"},
 			tc{"get: missing key", http.MethodGet, "/api/kv/" + api + "/get?key=/bad/none", nil, 404, "key_not_found"},
@@ -583,6 +597,8 @@ func testBadInput(t *testing.T, c *cluster) {
 		tc{"v2: file over a directory", http.MethodPut, "/api/kv/v2/put", `{"key":"/bad/d","value":"x"}`, 409, "not_a_file"},
 		tc{"v2: non-empty directory without dir", http.MethodPost, "/api/kv/v2/delete", `{"key":"/bad/d"}`, 409, "dir_not_empty"},
 		tc{"v2: root", http.MethodPut, "/api/kv/v2/put", `{"key":"/","dir":true}`, 400, "root_read_only"},
+		tc{"v2: delete an unknown key", http.MethodPost, "/api/kv/v2/delete", `{"key":"/bad/none"}`, 404, "key_not_found"},
+		tc{"v2: delete under a file", http.MethodPost, "/api/kv/v2/delete", `{"key":"/bad/k/x"}`, 404, "key_not_found"},
 		tc{"watch: no key", http.MethodGet, "/api/kv/v3/watch", nil, 400, "invalid_request"},
 		tc{"watch: bad start_revision", http.MethodGet, "/api/kv/v3/watch?key=/bad/k&start_revision=x", nil, 400, "invalid_request"},
 		tc{"watch: bad prefix", http.MethodGet, "/api/kv/v3/watch?key=/bad/k&prefix=1x", nil, 400, "invalid_request"},
@@ -593,6 +609,14 @@ func testBadInput(t *testing.T, c *cluster) {
 				wantError(t, c.do(i, k.method, k.path, c.admin, k.body), k.status, k.code)
 			}
 		})
+	}
+	// An unknown key is no error for v3's delete (etcd deletes 0 keys and
+	// etcdmonitor answers ok); it must not store anything either, which the
+	// comparison below checks.
+	for i := 1; i <= 3; i++ {
+		if r := c.do(i, http.MethodPost, "/api/kv/v3/delete", c.admin, `{"key":"/bad/none"}`); r.status != http.StatusOK {
+			t.Fatalf("v3 delete of an absent key on node %d: %s", i, r)
+		}
 	}
 	r := c.do(2, http.MethodGet, "/api/kv/v3/watch?key=/bad/k", c.admin, nil, "Last-Event-ID", "not-an-id")
 	wantError(t, r, http.StatusBadRequest, "invalid_request")

@@ -171,6 +171,8 @@ func (c *cluster) send(i int, method, path, token string, body any, header ...st
 		rd = strings.NewReader(b)
 	case []byte:
 		rd = bytes.NewReader(b)
+	case func() io.Reader: // a fresh body per call, of unknown length (chunked)
+		rd = b()
 	default:
 		j, err := json.Marshal(b)
 		if err != nil {
