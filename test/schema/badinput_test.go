@@ -91,6 +91,18 @@ func TestBadInput(t *testing.T) {
 		{"unbind unknown", unbind, map[string]any{"tenant": "default", "schema_name": "temp", "resource_name": "x"}, 404, `is not bound to "x"`},
 		{"unbind unknown schema", unbind, map[string]any{"tenant": "default", "schema_name": "nope", "resource_name": "x"}, 404, `schema "nope" not found`},
 		{"unbind malformed", unbind, `[`, 400, "JSON parsing failed"},
+		{"unbind not an object", unbind, `["temp"]`, 400, "JSON parsing failed: request body must be a JSON object"},
+		{"unbind empty body", unbind, ``, 400, "JSON parsing failed: request body is empty"},
+		{"unbind missing", unbind, map[string]any{"tenant": "default", "schema_name": "temp"}, 400, `missing field "resource_name"`},
+		{"unbind wrong type", unbind, map[string]any{"tenant": "default", "schema_name": true, "resource_name": "sensor/+"}, 400, `field "schema_name" must be a string`},
+		{"unbind unknown field", unbind, map[string]any{"tenant": "default", "schema_name": "temp", "resource_name": "sensor/+", "all": true}, 400, `unknown field "all"`},
+		{"unbind unknown tenant", unbind, map[string]any{"tenant": "nobody", "schema_name": "temp", "resource_name": "sensor/+"}, 404, `not found in tenant "nobody"`},
+		{"unbind oversized", unbind, big, 413, "too large"},
+		{"bind unknown field", bind, map[string]any{"tenant": "default", "schema_name": "temp", "resource_name": "b", "force": true}, 400, `unknown field "force"`},
+		{"bind empty body", bind, ``, 400, "JSON parsing failed: request body is empty"},
+		{"delete unknown field", del, map[string]any{"tenant": "default", "schema_name": "temp", "force": true}, 400, `unknown field "force"`},
+		{"delete empty body", del, ``, 400, "JSON parsing failed: request body is empty"},
+		{"delete unknown tenant", del, map[string]any{"tenant": "nobody", "schema_name": "temp"}, 404, `not found in tenant "nobody"`},
 		// Validate.
 		{"validate both names", validate, map[string]any{"tenant": "default", "schema_name": "temp", "topic_name": "a", "payload": "{}"}, 400, "exactly one of schema_name and topic_name"},
 		{"validate no name", validate, map[string]any{"tenant": "default", "payload": "{}"}, 400, "exactly one of schema_name and topic_name"},
@@ -101,6 +113,9 @@ func TestBadInput(t *testing.T) {
 		{"validate wrong type", validate, map[string]any{"tenant": "default", "schema_name": "temp", "payload": 5}, 400, `field "payload" must be a string`},
 		{"validate unknown schema", validate, map[string]any{"tenant": "default", "schema_name": "nope", "payload": "{}"}, 404, `schema "nope" not found`},
 		{"validate oversized", validate, big, 413, "too large"},
+		{"validate malformed", validate, `{"tenant":"default",`, 400, "JSON parsing failed: malformed JSON"},
+		{"validate missing tenant", validate, map[string]any{"schema_name": "temp", "payload": "{}"}, 400, `missing field "tenant"`},
+		{"validate unknown field", validate, map[string]any{"tenant": "default", "schema_name": "temp", "payload": "{}", "strict": true}, 400, `unknown field "strict"`},
 	}
 	for _, tc := range cases {
 		var body any = tc.body
