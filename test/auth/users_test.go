@@ -77,6 +77,15 @@ type badCase struct {
 // testBadInput sends every kind of bad input to each mutating endpoint.
 func testBadInput(t *testing.T, c *cluster, admin string) {
 	c.createUser(admin, "bert", "bert-password", "viewer")
+	c.waitApplied()
+	users := func(i int) string {
+		r := get(t, c.url(i, "/api/auth/users"), admin)
+		if r.status != http.StatusOK {
+			t.Fatalf("list users on node %d: %s", i, r)
+		}
+		return r.body
+	}
+	before := users(1)
 	big := `{"username":"` + strings.Repeat("x", smallBodyLimit) + `","password":"x"}`
 	bigForm := "username=" + strings.Repeat("x", smallBodyLimit) + "&password=x"
 	chunked := func(s string) func() io.Reader {
@@ -159,8 +168,14 @@ func testBadInput(t *testing.T, c *cluster, admin string) {
 		badCase{name: "roles unknown", method: "PUT", path: "/api/auth/users/bert/roles", contentType: js, body: `{"roles":["viewer","god"]}`, token: admin, status: 400, family: "json"},
 		badCase{name: "roles of numbers", method: "PUT", path: "/api/auth/users/bert/roles", contentType: js, body: `{"roles":[1]}`, token: admin, status: 400, family: "json"},
 		badCase{name: "demote the last admin", method: "PUT", path: "/api/auth/users/admin/roles", contentType: js, body: `{"roles":["viewer"]}`, token: admin, status: 409, family: "json"},
+		badCase{name: "password of an invalid name", method: "PUT", path: "/api/auth/users/" + url.PathEscape("a b") + "/password", contentType: js, body: `{"password":"newbie-password"}`, token: admin, status: 404, family: "json"},
+		badCase{name: "roles of an invalid name", method: "PUT", path: "/api/auth/users/" + url.PathEscape("../admin") + "/roles", contentType: js, body: `{"roles":["viewer"]}`, token: admin, status: 404, family: "json"},
 		// Unlock.
 		badCase{name: "unlock unknown user", method: "POST", path: "/api/auth/users/nobody-here/unlock", token: admin, status: 404, family: "json"},
+		badCase{name: "unlock invalid name", method: "POST", path: "/api/auth/users/" + url.PathEscape("a b") + "/unlock", token: admin, status: 404, family: "json"},
+		// Unknown users at the login routes.
+		badCase{name: "login unknown user", method: "POST", path: "/api/auth/login", contentType: js, body: `{"username":"nobody-here","password":"bert-password"}`, status: 401, family: "json"},
+		badCase{name: "v2 login unknown user", method: "POST", path: "/api/v2/login/", contentType: form, body: "username=nobody-here&password=bert-password", status: 401, family: "cockroach"},
 		// Wrong method on the user API.
 		badCase{name: "patch users", method: "PATCH", path: "/api/auth/users/bert", token: admin, status: 405, family: "json"},
 		// CockroachDB login and logout.
@@ -201,6 +216,12 @@ func testBadInput(t *testing.T, c *cluster, admin string) {
 			}
 		})
 	}
-	// None of it changed bert.
+	// None of it changed bert, or any user, on any node.
 	c.login(1, "bert", "bert-password")
+	c.waitApplied()
+	for i := 1; i <= 3; i++ {
+		if after := users(i); after != before {
+			t.Fatalf("users on node %d after refused requests:\n%s\nwere\n%s", i, after, before)
+		}
+	}
 }
