@@ -402,6 +402,23 @@ func TestConsulRefusals(t *testing.T) {
 			consulWantPlainError(t, c.do(i, http.MethodDelete, peer+tc.query, c.admin), tc.status, tc.want)
 		}
 	}
+	// Leader transfers to ids that are malformed or name no member move
+	// nothing (checked with the removals below).
+	for _, tc := range []struct {
+		query  string
+		status int
+		want   string
+	}{
+		{"?id=abc", http.StatusBadRequest, `id "abc" is not a server ID`},
+		{"?id=0", http.StatusBadRequest, `id "0" is not a server ID`},
+		{"?id=-1", http.StatusBadRequest, `id "-1" is not a server ID`},
+		{"?id=18446744073709551616", http.StatusBadRequest, "is not a server ID"},
+		{"?id=9", http.StatusNotFound, `id "9" was not found`},
+	} {
+		for _, i := range []int{lead, fol} {
+			consulWantPlainError(t, c.do(i, http.MethodPost, "/v1/operator/raft/transfer-leader"+tc.query, c.admin), tc.status, tc.want)
+		}
+	}
 	// Through Consul's client too.
 	err := c.operator(fol).RaftRemovePeerByID("9", nil)
 	if code, _ := consulStatus(t, err); code != http.StatusNotFound {
