@@ -74,6 +74,10 @@ func TestMembershipBadInput(t *testing.T) {
 		{"remove: id 0", "DELETE", "/raft/members/0", "", false, 400, "positive integer"},
 		{"remove: id negative", "DELETE", "/raft/members/-2", "", false, 400, "positive integer"},
 		{"remove: id too big", "DELETE", "/raft/members/18446744073709551616", "", false, 400, "positive integer"},
+		// A body-less route still refuses a declared body over
+		// http.max_body_bytes before it acts (a valid id: were the body
+		// let through, node 2 would be removed).
+		{"remove: oversized body", "DELETE", "/raft/members/2", big, false, 413, "too large"},
 		// Transfer: the target is ?to=; there is no body.
 		{"transfer: to not a number", "POST", "/raft/transfer-leader?to=abc", "", false, 400, "member id"},
 		{"transfer: to negative", "POST", "/raft/transfer-leader?to=-1", "", false, 400, "member id"},
@@ -86,6 +90,15 @@ func TestMembershipBadInput(t *testing.T) {
 				membershipWantError(t, r, k.status, k.want)
 			}
 		})
+	}
+
+	// The same for Consul's peer removal, in Consul's plain text.
+	for _, i := range []int{lead, fol} {
+		r, err := c.send(i, http.MethodDelete, "/v1/operator/raft/peer?id=2", c.admin, big)
+		if err != nil {
+			t.Fatal(err)
+		}
+		consulWantPlainError(t, r, http.StatusRequestEntityTooLarge, "too large")
 	}
 
 	// Nothing changed: no learner was added, nobody removed, the leader
