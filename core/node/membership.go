@@ -173,7 +173,7 @@ func (n *Node) transferLeader(w http.ResponseWriter, r *http.Request) {
 	var to uint64
 	if s := r.URL.Query().Get("to"); s != "" {
 		v, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
+		if err != nil || v == 0 { // 0 is no member; leaving to out means any voter
 			httpx.Error(w, r, http.StatusBadRequest, "to must be a member id")
 			return
 		}

@@ -81,6 +81,7 @@ func TestMembershipBadInput(t *testing.T) {
 		// Transfer: the target is ?to=; there is no body.
 		{"transfer: to not a number", "POST", "/raft/transfer-leader?to=abc", "", false, 400, "member id"},
 		{"transfer: to negative", "POST", "/raft/transfer-leader?to=-1", "", false, 400, "member id"},
+		{"transfer: to zero", "POST", "/raft/transfer-leader?to=0", "", false, 400, "member id"},
 		{"transfer: unknown member", "POST", "/raft/transfer-leader?to=99", "", false, 404, "99"},
 	}
 	for _, k := range cases {
