@@ -3,7 +3,6 @@ package jsonschema
 import (
 	"bytes"
 	"encoding/base64"
-	"encoding/json"
 )
 
 // Decoder specifies how to decode specific contentEncoding.
@@ -41,8 +40,7 @@ var mediaTypes = map[string]*MediaType{
 	"application/json": {
 		Name: "application/json",
 		Validate: func(b []byte) error {
-			var v any
-			return json.Unmarshal(b, &v)
+			return checkJSON(b) // Trellis change: was json.Unmarshal(b, &v) into an any v
 		},
 		UnmarshalJSON: func(b []byte) (any, error) {
 			return UnmarshalJSON(bytes.NewReader(b))
