@@ -3,6 +3,7 @@ package jsonschema
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 )
 
 // Decoder specifies how to decode specific contentEncoding.
@@ -40,7 +41,8 @@ var mediaTypes = map[string]*MediaType{
 	"application/json": {
 		Name: "application/json",
 		Validate: func(b []byte) error {
-			return checkJSON(b) // Trellis change: was json.Unmarshal(b, &v) into an any v
+			var v any
+			return json.Unmarshal(b, &v)
 		},
 		UnmarshalJSON: func(b []byte) (any, error) {
 			return UnmarshalJSON(bytes.NewReader(b))

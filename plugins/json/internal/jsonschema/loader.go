@@ -2,6 +2,7 @@ package jsonschema
 
 import (
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -251,21 +252,15 @@ func (e *ResourceExistsError) Error() string {
 
 // UnmarshalJSON unmarshals into [any] without losing
 // number precision using [json.Number].
-//
-// Trellis change: decoded by decodeStream (jsondecode.go), which decodes
-// as the json.Decoder with UseNumber that was here did, after reading all
-// of r (an error reading r is returned as is).
 func UnmarshalJSON(r io.Reader) (any, error) {
-	b, err := io.ReadAll(r)
-	if err != nil {
+	decoder := json.NewDecoder(r)
+	decoder.UseNumber()
+	var doc any
+	if err := decoder.Decode(&doc); err != nil {
 		return nil, err
 	}
-	doc, rest, err := decodeStream(b)
-	if err != nil {
-		return nil, err
-	}
-	if rest {
-		return nil, errAfterTopLevel
+	if _, err := decoder.Token(); err == nil || err != io.EOF {
+		return nil, fmt.Errorf("invalid character after top-level value")
 	}
 	return doc, nil
 }
