@@ -25,7 +25,7 @@ import (
 func init() {
 	validator.Register(validator.Info{
 		Name:    "json",
-		Version: "0.1.0",
+		Version: "1.0.0",
 		Description: "Validates JSON payloads against a JSON Schema (drafts 4 to 2020-12); " +
 			"$ref resolves only within the schema.",
 	}, compile)
