@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 
@@ -161,7 +160,7 @@ func (sm *stateMachine) events(ns string, prefix []byte, after, upto int64, fn f
 		if err != nil {
 			return fmt.Errorf("store: read event at %d: %w", rev, err)
 		}
-		if skip || !bytes.HasPrefix([]byte(ev.KV.Key), prefix) {
+		if skip { // another key's event
 			continue
 		}
 		if !fn(ev) {

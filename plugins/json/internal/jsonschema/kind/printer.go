@@ -10,6 +10,7 @@ package kind
 import (
 	"fmt"
 	"math"
+	"reflect"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -86,28 +87,10 @@ func (*Printer) Sprintf(format string, args ...any) string {
 func appendEnglish(b []byte, arg any, verb rune) ([]byte, bool) {
 	var s string
 	switch v := arg.(type) {
-	case int:
-		s = strconv.FormatInt(int64(v), 10)
-	case int8:
-		s = strconv.FormatInt(int64(v), 10)
-	case int16:
-		s = strconv.FormatInt(int64(v), 10)
-	case int32:
-		s = strconv.FormatInt(int64(v), 10)
-	case int64:
-		s = strconv.FormatInt(v, 10)
-	case uint:
-		s = strconv.FormatUint(uint64(v), 10)
-	case uint8:
-		s = strconv.FormatUint(uint64(v), 10)
-	case uint16:
-		s = strconv.FormatUint(uint64(v), 10)
-	case uint32:
-		s = strconv.FormatUint(uint64(v), 10)
-	case uint64:
-		s = strconv.FormatUint(v, 10)
-	case uintptr:
-		s = strconv.FormatUint(uint64(v), 10)
+	case int, int8, int16, int32, int64: // predeclared types only, as x/text
+		s = strconv.FormatInt(reflect.ValueOf(v).Int(), 10)
+	case uint, uint8, uint16, uint32, uint64, uintptr:
+		s = strconv.FormatUint(reflect.ValueOf(v).Uint(), 10)
 	case float32:
 		if verb != 'v' && verb != 'g' && verb != 'G' {
 			return b, false
