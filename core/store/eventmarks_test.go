@@ -1,9 +1,13 @@
 package store
 
 import (
+	"bytes"
 	"fmt"
+	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/trellis-cp/trellis/core/storage"
 )
 
 func TestEventMarks(t *testing.T) {
@@ -104,4 +108,71 @@ func TestWatchIdleNamespace(t *testing.T) {
 		t.Fatalf("revision %d after %d", r, last)
 	}
 	want(again, "b/third")
+}
+
+// TestRestoreResetsMarksBeforeApplied: a snapshot restore publishes its
+// applied index only once the marks say every namespace may hold events
+// up to it; a watcher that saw the new index first skipped the history
+// the snapshot brought (seen as a hung watch on a node that joined by
+// snapshot).
+func TestRestoreResetsMarksBeforeApplied(t *testing.T) {
+	s := openSingle(t, "")
+	kv := ns(t, s, "kv")
+	for i := range 60 {
+		var ops []Op
+		for j := range 100 {
+			op, _ := kv.PutOp(fmt.Sprintf("k%02d-%02d", i, j), []byte("v"), PutOptions{})
+			ops = append(ops, op)
+		}
+		if _, err := kv.Txn(ctx(t), nil, ops, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rev := s.Revision()
+	var snap bytes.Buffer
+	if err := s.sm.WriteSnapshot(ctx(t), &snap, uint64(rev)); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	dir := t.TempDir()
+	other := openSingle(t, dir)
+	other.Raft().Stop()
+	other.Close()
+	st, err := storage.OpenStateDB(filepath.Join(dir, "state"), testLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	sm, err := newStateMachine(st, testLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	unmarked := make(chan int64, 1)
+	go func() {
+		defer close(unmarked)
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			// A watcher's order: the applied index, then the marks.
+			if cur := sm.revision(); cur >= rev && !sm.marks.mayHaveAfter("kv", rev-1) {
+				unmarked <- cur
+				return
+			}
+		}
+	}()
+	if err := sm.RestoreSnapshot(bytes.NewReader(snap.Bytes()), uint64(rev)); err != nil {
+		t.Fatal(err)
+	}
+	close(done)
+	if cur, ok := <-unmarked; ok {
+		t.Fatalf("applied index %d visible while the marks said namespace kv had no events", cur)
+	}
+	if !sm.marks.mayHaveAfter("kv", rev-1) {
+		t.Fatal("after the restore the marks do not cover the snapshot's events")
+	}
 }

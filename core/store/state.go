@@ -216,6 +216,9 @@ func (sm *stateMachine) RestoreSnapshot(r io.Reader, index uint64) error {
 		return err
 	}
 	sm.readFloor.Store(int64(index))
+	// Marks first: a watcher that sees the new applied index must not
+	// take any namespace for one without the snapshot's events.
+	sm.marks.reset(int64(index))
 	if err := sm.loadMeta(); err != nil {
 		return err
 	}
@@ -225,7 +228,6 @@ func (sm *stateMachine) RestoreSnapshot(r io.Reader, index uint64) error {
 	if err := sm.loadIndex(); err != nil {
 		return err
 	}
-	sm.marks.reset(int64(index))
 	sm.snapIndex.Store(index)
 	return nil
 }
