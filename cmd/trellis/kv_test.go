@@ -23,6 +23,7 @@ import (
 
 	"github.com/trellis-cp/trellis/config"
 	"github.com/trellis-cp/trellis/core/node"
+	"github.com/trellis-cp/trellis/internal/testutil"
 )
 
 const kvTestPassword = "kv-cli-test-admin-pw"
@@ -39,18 +40,10 @@ type testNode struct {
 
 func kvNodeForTest(t *testing.T) *testNode {
 	t.Helper()
-	free := func() string {
-		ln, err := netListen()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		return ln.Addr().String()
-	}
 	cfg := config.Defaults()
 	cfg.Node.DataDir = filepath.Join(t.TempDir(), "data")
-	cfg.HTTP.Addr = free()
-	cfg.Raft.Addr = free()
+	cfg.HTTP.Addr = testutil.FreeAddr(t)
+	cfg.Raft.Addr = testutil.FreeAddr(t)
 	cfg.Raft.TickInterval = 50 * time.Millisecond
 	cfg.HTTP.RateLimit = 0
 	cfg.Auth.AdminPassword = kvTestPassword

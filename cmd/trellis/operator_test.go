@@ -15,6 +15,7 @@ import (
 
 	"github.com/trellis-cp/trellis/config"
 	"github.com/trellis-cp/trellis/core/node"
+	"github.com/trellis-cp/trellis/internal/testutil"
 )
 
 // opCluster is a cluster of real nodes in this process, with every module
@@ -29,21 +30,13 @@ type opCluster struct {
 // login` in these tests uses, and joinToken as raft.join_token.
 func startOpCluster(t *testing.T, size int, joinToken string) *opCluster {
 	t.Helper()
-	free := func() string {
-		ln, err := netListen()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		return ln.Addr().String()
-	}
 	c := &opCluster{t: t}
 	var initial []string
 	for id := 1; id <= size; id++ {
 		cfg := config.Defaults()
 		cfg.Node.ID = uint64(id)
 		cfg.Node.DataDir = filepath.Join(t.TempDir(), "data")
-		cfg.HTTP.Addr, cfg.Raft.Addr = free(), free()
+		cfg.HTTP.Addr, cfg.Raft.Addr = testutil.FreeAddr(t), testutil.FreeAddr(t)
 		cfg.Raft.TickInterval = 50 * time.Millisecond
 		cfg.Raft.JoinToken = joinToken
 		cfg.HTTP.RateLimit = 0

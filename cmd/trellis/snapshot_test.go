@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/trellis-cp/trellis/internal/testutil"
 )
 
 // TestSnapshotCommands saves a snapshot from a running node with the real
@@ -53,7 +55,7 @@ func TestSnapshotCommands(t *testing.T) {
 
 	// restore: offline, into a fresh directory; bad input is one line.
 	data := filepath.Join(t.TempDir(), "restored")
-	httpAddr, raftAddr := snapshotFreeAddr(t), snapshotFreeAddr(t)
+	httpAddr, raftAddr := testutil.FreeAddr(t), testutil.FreeAddr(t)
 	c.fails([]string{"snapshot", "restore", file}, "--data-dir")
 	c.fails([]string{"snapshot", "restore", file, "--data-dir", data, "--raft-addr", "nohost"}, "--raft-addr")
 	c.fails([]string{"snapshot", "restore", filepath.Join(dir, "none.db"), "--data-dir", data}, "none.db")
@@ -105,14 +107,4 @@ func TestSnapshotCommands(t *testing.T) {
 		t.Fatalf("restored node: get /snap/a at the snapshot's revision %s = %q", m[1], got)
 	}
 	restored.putRev("/snap/c", "charlie")
-}
-
-func snapshotFreeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := netListen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }

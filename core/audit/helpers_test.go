@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/trellis-cp/trellis/core/internal/storetest"
-	"github.com/trellis-cp/trellis/core/internal/testutil"
 	"github.com/trellis-cp/trellis/core/store"
+	"github.com/trellis-cp/trellis/internal/testutil"
 )
 
 func testLogger() *slog.Logger { return storetest.Logger() }

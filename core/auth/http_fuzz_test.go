@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/trellis-cp/trellis/core/internal/storetest"
-	"github.com/trellis-cp/trellis/core/internal/testutil"
+	"github.com/trellis-cp/trellis/internal/testutil"
 )
 
 // Fuzz targets for the session and user routes, each on one real

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/trellis-cp/trellis/core/internal/storetest"
-	"github.com/trellis-cp/trellis/core/internal/testutil"
 	"github.com/trellis-cp/trellis/core/store"
+	"github.com/trellis-cp/trellis/internal/testutil"
 )
 
 const testAdminPassword = "auth-test-admin-pw"

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/trellis-cp/trellis/core/audit"
-	"github.com/trellis-cp/trellis/core/internal/testutil"
 	"github.com/trellis-cp/trellis/core/store"
+	"github.com/trellis-cp/trellis/internal/testutil"
 )
 
 func httpDo(t *testing.T, method, url, body, token string) int {

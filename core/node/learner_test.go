@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/trellis-cp/trellis/core/internal/testutil"
 	"github.com/trellis-cp/trellis/core/raft"
+	"github.com/trellis-cp/trellis/internal/testutil"
 )
 
 // TestAbsentLearnerIsNotPromoted adds a member that never starts: it must

@@ -14,8 +14,8 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/trellis-cp/trellis/config"
-	"github.com/trellis-cp/trellis/core/internal/testutil"
 	"github.com/trellis-cp/trellis/core/module"
+	"github.com/trellis-cp/trellis/internal/testutil"
 )
 
 // Test modules, registered once for this package's tests.

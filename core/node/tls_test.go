@@ -19,8 +19,8 @@ import (
 	"time"
 
 	"github.com/trellis-cp/trellis/config"
-	"github.com/trellis-cp/trellis/core/internal/testutil"
 	"github.com/trellis-cp/trellis/core/store"
+	"github.com/trellis-cp/trellis/internal/testutil"
 )
 
 // writeCerts makes a CA and one certificate for 127.0.0.1 signed by it.

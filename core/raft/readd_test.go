@@ -16,6 +16,7 @@ import (
 	"go.etcd.io/raft/v3/raftpb"
 
 	"github.com/trellis-cp/trellis/core/storage"
+	"github.com/trellis-cp/trellis/internal/testutil"
 )
 
 // memSM is a state machine that keeps only the applied index and the
@@ -111,16 +112,6 @@ func startMem(t *testing.T, id uint64, addr, dir string, cluster map[uint64]stri
 	return n
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // A member removed and added back under the same id (with an empty data
 // dir, as the operations guide says) replays its own old removal from the
 // log. etcd raft blocks a node's proposals when it applies a change that
@@ -129,7 +120,7 @@ func freeAddr(t *testing.T) string {
 // that history, so every write through it timed out (503) until some
 // election happened. Found by test/robustness (member-replace).
 func TestReaddedMemberCanPropose(t *testing.T) {
-	addrs := map[uint64]string{1: freeAddr(t), 2: freeAddr(t), 3: freeAddr(t)}
+	addrs := map[uint64]string{1: testutil.FreeAddr(t), 2: testutil.FreeAddr(t), 3: testutil.FreeAddr(t)}
 	nodes := map[uint64]*Node{}
 	for id := uint64(1); id <= 3; id++ {
 		nodes[id] = startMem(t, id, addrs[id], t.TempDir(), addrs, nil)

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/trellis-cp/trellis/core/internal/testutil"
+	"github.com/trellis-cp/trellis/internal/testutil"
 )
 
 func TestAlarmsReplicateToEveryMember(t *testing.T) {

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/trellis-cp/trellis/core/internal/testutil"
 	"github.com/trellis-cp/trellis/core/raft"
+	"github.com/trellis-cp/trellis/internal/testutil"
 )
 
 // testCluster is several nodes in this process with real TCP transports and

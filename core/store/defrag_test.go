@@ -9,9 +9,9 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 
-	"github.com/trellis-cp/trellis/core/internal/testutil"
 	"github.com/trellis-cp/trellis/core/raft"
 	"github.com/trellis-cp/trellis/core/storage"
+	"github.com/trellis-cp/trellis/internal/testutil"
 )
 
 // versions lists the versions of a data key physically in the state store

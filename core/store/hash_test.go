@@ -10,8 +10,8 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 
-	"github.com/trellis-cp/trellis/core/internal/testutil"
 	"github.com/trellis-cp/trellis/core/storage"
+	"github.com/trellis-cp/trellis/internal/testutil"
 )
 
 // hashAll asks every running member for its hash at rev.

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/trellis-cp/trellis/core/internal/testutil"
 	"github.com/trellis-cp/trellis/core/raft"
+	"github.com/trellis-cp/trellis/internal/testutil"
 )
 
 func testLogger() *slog.Logger {

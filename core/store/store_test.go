@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/trellis-cp/trellis/core/internal/testutil"
+	"github.com/trellis-cp/trellis/internal/testutil"
 )
 
 func TestPutGetRevisions(t *testing.T) {

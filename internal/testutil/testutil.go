@@ -1,23 +1,24 @@
-// Package testutil holds helpers shared by core's tests: free loopback
-// ports and polling until a condition holds.
+// Package testutil holds helpers shared by the module's tests: free
+// loopback ports and polling until a condition holds.
 package testutil
 
 import (
-	"net"
+	"fmt"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/consul/sdk/freeport"
 )
 
-// FreeAddr returns a loopback address with a port that was free a moment
-// ago.
+// FreeAddr returns a loopback address for a server under test to listen
+// on. The port comes from consul's freeport: a block reserved by this test
+// process below the kernel's ephemeral range, so neither another test
+// binary nor an outgoing connection can take it before the server binds it
+// (a port found by listening on :0 and closing could be, and was, in CI).
+// The port goes back to the pool when the test ends.
 func FreeAddr(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("free port: %v", err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return fmt.Sprintf("127.0.0.1:%d", freeport.GetOne(t))
 }
 
 // Eventually polls cond every 20ms until it returns true or timeout passes,

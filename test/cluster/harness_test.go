@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/trellis-cp/trellis/internal/testutil"
 )
 
 // proc is one node process.
@@ -36,16 +37,6 @@ type procCluster struct {
 }
 
 var client = &http.Client{Timeout: 15 * time.Second}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
 
 // newProcCluster starts n nodes as a static cluster. env adds TRELLIS_*
 // settings for every node.
@@ -75,7 +66,7 @@ func newProcCluster(t *testing.T, n int, env ...string) *procCluster {
 func (c *procCluster) newProc(id uint64) *proc {
 	dir := c.t.TempDir()
 	p := &proc{
-		id: id, httpAddr: freeAddr(c.t), raftAddr: freeAddr(c.t),
+		id: id, httpAddr: testutil.FreeAddr(c.t), raftAddr: testutil.FreeAddr(c.t),
 		dataDir: filepath.Join(dir, "data"), logPath: filepath.Join(dir, "node.log"),
 	}
 	p.args = []string{"--node-id", fmt.Sprint(id), "--data-dir", p.dataDir, "--http-addr", p.httpAddr, "--raft-addr", p.raftAddr}

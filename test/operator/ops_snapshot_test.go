@@ -18,6 +18,7 @@ import (
 	"github.com/trellis-cp/trellis/core/node"
 	"github.com/trellis-cp/trellis/core/raft"
 	"github.com/trellis-cp/trellis/core/store"
+	"github.com/trellis-cp/trellis/internal/testutil"
 	"github.com/trellis-cp/trellis/test/internal/testnode"
 )
 
@@ -99,8 +100,8 @@ func testOpsSnapshotRestore(t *testing.T, c *opsCluster) {
 	cfg.Node.ID = 7
 	cfg.Node.Name = "restored"
 	cfg.Node.DataDir = filepath.Join(t.TempDir(), "data")
-	cfg.HTTP.Addr = testnode.FreeAddr(t)
-	cfg.Raft.Addr = testnode.FreeAddr(t)
+	cfg.HTTP.Addr = testutil.FreeAddr(t)
+	cfg.Raft.Addr = testutil.FreeAddr(t)
 	cfg.Raft.TickInterval = 50 * time.Millisecond
 	cfg.Modules = map[string]config.ModuleConfig{}
 	opsSettings(&cfg)

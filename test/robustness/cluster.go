@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/trellis-cp/trellis/internal/testutil"
 )
 
 // Credentials every node of a test cluster shares: auth is on, as in
@@ -205,7 +206,7 @@ func (c *Cluster) newNode(id uint64) *Node {
 		c.t.Fatal(err)
 	}
 	return &Node{
-		ID: id, httpAddr: freeAddr(c.t), PeerAddr: freeAddr(c.t), ListenAddr: freeAddr(c.t),
+		ID: id, httpAddr: testutil.FreeAddr(c.t), PeerAddr: testutil.FreeAddr(c.t), ListenAddr: testutil.FreeAddr(c.t),
 		DataDir: filepath.Join(dir, "data"), LogPath: filepath.Join(dir, "node.log"),
 	}
 }
@@ -263,9 +264,9 @@ func (c *Cluster) StartErr(n *Node) error {
 		}
 		c.t.Logf("node %d: %v; moving it to new ports", n.ID, err)
 		n.mu.Lock()
-		n.httpAddr = freeAddr(c.t)
+		n.httpAddr = testutil.FreeAddr(c.t)
 		n.mu.Unlock()
-		n.ListenAddr = freeAddr(c.t)
+		n.ListenAddr = testutil.FreeAddr(c.t)
 		if n.proxy != nil {
 			n.proxy.SetTarget(n.ListenAddr)
 		}
@@ -745,14 +746,4 @@ func (c *Cluster) AddMember(ctx context.Context, id uint64) (*Node, error) {
 	}
 	n.proxy = p
 	return n, c.StartErr(n)
-}
-
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/trellis-cp/trellis/core/internal/testutil"
 	"github.com/trellis-cp/trellis/core/raft"
 	"github.com/trellis-cp/trellis/core/store"
+	"github.com/trellis-cp/trellis/internal/testutil"
 )
 
 // Logger logs warnings, or everything with TRELLISTEST_DEBUG set.

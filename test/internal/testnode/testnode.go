@@ -7,7 +7,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,18 +17,8 @@ import (
 
 	"github.com/trellis-cp/trellis/config"
 	"github.com/trellis-cp/trellis/core/node"
+	"github.com/trellis-cp/trellis/internal/testutil"
 )
-
-// FreeAddr returns a loopback address with a port free right now.
-func FreeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
 
 // Logger logs errors only, or everything when TRELLISTEST_DEBUG is set.
 func Logger() *slog.Logger {
@@ -85,8 +74,8 @@ func Start(t *testing.T, size int, tweak ...func(*config.Config)) *Cluster {
 		cfg := config.Defaults()
 		cfg.Node.ID = id
 		cfg.Node.DataDir = filepath.Join(t.TempDir(), "data")
-		cfg.HTTP.Addr = FreeAddr(t)
-		cfg.Raft.Addr = FreeAddr(t)
+		cfg.HTTP.Addr = testutil.FreeAddr(t)
+		cfg.Raft.Addr = testutil.FreeAddr(t)
 		cfg.Raft.TickInterval = 50 * time.Millisecond
 		cfg.Modules = map[string]config.ModuleConfig{}
 		for _, f := range tweak {
