@@ -88,7 +88,7 @@ func parseFlags() (options, error) {
 	flag.IntVar(&o.Keys, "keys", 10000, "distinct keys; all are written before the first window")
 	flag.StringVar(&nodes, "nodes", "1,3", "comma-separated cluster sizes")
 	flag.StringVar(&ops, "ops", strings.Join(allOps, ","), "comma-separated operations: put (write), get (linearizable read)")
-	flag.StringVar(&systems, "systems", "trellis,etcd", "comma-separated systems to measure: trellis, etcd (etcd only when -etcd finds one)")
+	flag.StringVar(&systems, "systems", "trellis,etcd,floor", "comma-separated systems to measure: trellis, etcd (etcd only when -etcd finds one), floor (Go HTTP servers that store nothing: the most this driver and machine allow)")
 	flag.IntVar(&o.Rounds, "rounds", 1, "run everything this many times and report, per row, the round with the median ops/s")
 	flag.StringVar(&o.jsonPath, "json", "", "also write the figures as JSON to this file")
 	flag.StringVar(&o.bin, "bin", "", "trellis binary to run (default: go build ./cmd/trellis into the temporary directory)")
@@ -118,8 +118,8 @@ func parseFlags() (options, error) {
 	}
 	for _, s := range strings.Split(systems, ",") {
 		s = strings.TrimSpace(s)
-		if s != "trellis" && s != "etcd" {
-			return o, fmt.Errorf("-systems: unknown system %q (want trellis or etcd)", s)
+		if s != "trellis" && s != "etcd" && s != "floor" {
+			return o, fmt.Errorf("-systems: unknown system %q (want trellis, etcd or floor)", s)
 		}
 		o.Systems = append(o.Systems, s)
 	}
@@ -130,6 +130,9 @@ func parseFlags() (options, error) {
 }
 
 func main() {
+	if addr := os.Getenv(envFloorMode); addr != "" {
+		os.Exit(runFloor(addr))
+	}
 	if os.Getenv(envNodeMode) == "1" {
 		os.Exit(runNode(os.Args[1:]))
 	}
@@ -221,18 +224,26 @@ func run() (err error) {
 				}
 				all = append(all, withRound(rows, round)...)
 			}
-			if etcdBin == "" {
-				continue
+			if etcdBin != "" {
+				rows, err := benchSystem(ctx, o, value, func() (system, error) {
+					return startEtcd(ctx, etcdBin, filepath.Join(dir, "etcd-"+name), size)
+				})
+				if err != nil {
+					return fmt.Errorf("etcd, %s: %w", plural(size, "member"), err)
+				}
+				all = append(all, withRound(rows, round)...)
+				if rep.EtcdVersion == "" {
+					rep.EtcdVersion = etcdVersion(etcdBin)
+				}
 			}
-			rows, err := benchSystem(ctx, o, value, func() (system, error) {
-				return startEtcd(ctx, etcdBin, filepath.Join(dir, "etcd-"+name), size)
-			})
-			if err != nil {
-				return fmt.Errorf("etcd, %s: %w", plural(size, "member"), err)
-			}
-			all = append(all, withRound(rows, round)...)
-			if rep.EtcdVersion == "" {
-				rep.EtcdVersion = etcdVersion(etcdBin)
+			if slices.Contains(o.Systems, "floor") {
+				rows, err := benchSystem(ctx, o, value, func() (system, error) {
+					return startFloor(ctx, filepath.Join(dir, "floor-"+name), size)
+				})
+				if err != nil {
+					return fmt.Errorf("http floor, %s: %w", plural(size, "server"), err)
+				}
+				all = append(all, withRound(rows, round)...)
 			}
 		}
 	}

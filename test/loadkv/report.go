@@ -144,6 +144,10 @@ type comparison struct {
 	Ratio        float64 `json:"throughput_ratio"`
 	TrellisP99Ms float64 `json:"trellis_p99_ms"`
 	EtcdP99Ms    float64 `json:"etcd_p99_ms"`
+	// FloorOps is the HTTP floor's throughput under the same load (0 when
+	// it was not measured): no Go HTTP server in Trellis's place could do
+	// better on this machine with this driver.
+	FloorOps float64 `json:"floor_ops_per_sec,omitempty"`
 	// MeetsTarget: at least 2x etcd's throughput with a p99 no worse.
 	MeetsTarget bool `json:"meets_target"`
 }
@@ -168,6 +172,11 @@ func compare(rows []row) []comparison {
 				Ratio: t.OpsPerSec / e.OpsPerSec, TrellisP99Ms: t.P99Ms, EtcdP99Ms: e.P99Ms,
 			}
 			c.MeetsTarget = c.Ratio >= targetRatio && c.TrellisP99Ms <= c.EtcdP99Ms && t.Errors == 0
+			for _, f := range rows {
+				if f.System == "http-floor" && f.Nodes == t.Nodes && f.Op == t.Op {
+					c.FloorOps = f.OpsPerSec
+				}
+			}
 			out = append(out, c)
 		}
 	}
@@ -197,6 +206,17 @@ func printComparisons(w io.Writer, cs []comparison) {
 		})
 	}
 	loadstat.WriteCells(w, cells, 2)
+	floor := [][]string{{"cluster", "op", "http-floor ops/s", "floor/etcd", "trellis/floor"}}
+	for _, c := range cs {
+		if c.FloorOps > 0 {
+			floor = append(floor, []string{plural(c.Nodes, "node"), opLabel(c.Op), fmt.Sprintf("%.0f", c.FloorOps),
+				fmt.Sprintf("%.2fx", c.FloorOps/c.EtcdOps), fmt.Sprintf("%.2f", c.TrellisOps/c.FloorOps)})
+		}
+	}
+	if len(floor) > 1 {
+		fmt.Fprintln(w, "\nThe HTTP floor: Go net/http servers that decode each request and answer its shape, storing nothing.")
+		loadstat.WriteCells(w, floor, 2)
+	}
 }
 
 // report is the -json document.

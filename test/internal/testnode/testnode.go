@@ -58,7 +58,7 @@ func (n *Node) Stopped() bool { return n.stopped.Load() }
 
 // Cluster is a running test cluster.
 type Cluster struct {
-	t     *testing.T
+	t     testing.TB
 	Nodes []*Node
 }
 
@@ -66,7 +66,7 @@ type Cluster struct {
 // for tests (free loopback ports, temp data dirs, 50ms ticks, no modules
 // configured), then tweak applied in order to every node's config. It
 // waits until every node sees a leader; the nodes stop at cleanup.
-func Start(t *testing.T, size int, tweak ...func(*config.Config)) *Cluster {
+func Start(t testing.TB, size int, tweak ...func(*config.Config)) *Cluster {
 	t.Helper()
 	c := &Cluster{t: t}
 	var initial []string
