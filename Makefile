@@ -6,7 +6,8 @@
 #   make test     build, then the whole test suite, then the race detector on core/ and config/,
 #                 then every fuzz target for TEST_FUZZTIME
 #   make bench    build, then the store benchmark (test/bench), the KV-over-HTTP
-#                 load driver (test/loadkv; compares with etcd when it is installed) and the
+#                 load driver (test/loadkv; compares with etcd when it is installed and with
+#                 an HTTP floor, Go servers that store nothing) and the
 #                 plugin and schema-validator benchmarks (test/pluginbench)
 #   make bench-deps  install Debian's etcd-server for the comparison (apt-get, root or sudo)
 #   make lint     gofmt, go vet and staticcheck
