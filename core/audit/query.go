@@ -37,6 +37,10 @@ type Page struct {
 // that match the query. It is a linearizable read: an entry flushed on any
 // node before the call is seen. Entries still in a node's buffer (up to
 // FlushInterval old) are not.
+//
+// Batches of different nodes overlap in time, so the page is cut from all
+// entries in time order; the log is bounded by MaxEntries, so this stays a
+// bounded read.
 func (l *Log) List(ctx context.Context, q Query) (Page, error) {
 	if q.Page <= 0 {
 		q.Page = 1
@@ -46,73 +50,31 @@ func (l *Log) List(ctx context.Context, q Query) (Page, error) {
 	}
 	q.PageSize = min(q.PageSize, MaxPageSize)
 	page := Page{Entries: []Entry{}, Page: q.Page, PageSize: q.PageSize}
-	if q.Operation != "" {
-		return l.listFiltered(ctx, q, page)
-	}
-	// Without a filter only the page's values are read: the keys give the
-	// total and where the page starts.
-	keys, err := l.ns.List(ctx, keyPrefix, store.ListOptions{KeysOnly: true})
-	if err != nil {
-		return Page{}, fmt.Errorf("audit: list: %w", err)
-	}
-	page.Total = len(keys.KVs)
-	lo, hi := window(page.Total, q.Page, q.PageSize)
-	if lo == hi {
-		return page, nil
-	}
-	opts := store.ListOptions{Limit: hi - lo, Revision: keys.Revision, Serializable: true}
-	if lo > 0 {
-		opts.After = keys.KVs[lo-1].Key
-	}
-	res, err := l.ns.List(ctx, keyPrefix, opts)
-	if err != nil {
-		return Page{}, fmt.Errorf("audit: list: %w", err)
-	}
-	for _, kv := range res.KVs {
-		e, err := decodeEntry(kv)
-		if err != nil {
-			return Page{}, err
-		}
-		page.Entries = append(page.Entries, e)
-	}
-	slices.Reverse(page.Entries)
-	return page, nil
-}
-
-// listFiltered reads every entry, keeps the matching ones and pages them.
-// The log is bounded by MaxEntries, so this stays a bounded scan.
-func (l *Log) listFiltered(ctx context.Context, q Query, page Page) (Page, error) {
 	res, err := l.ns.List(ctx, keyPrefix, store.ListOptions{})
 	if err != nil {
 		return Page{}, fmt.Errorf("audit: list: %w", err)
 	}
 	var match []Entry
 	for _, kv := range res.KVs {
-		e, err := decodeEntry(kv)
+		entries, err := decodeBatch(kv)
 		if err != nil {
 			return Page{}, err
 		}
-		if matchOperation(e.Operation, q.Operation) {
-			match = append(match, e)
+		for _, e := range entries {
+			if q.Operation == "" || matchOperation(e.Operation, q.Operation) {
+				match = append(match, e)
+			}
 		}
 	}
+	slices.SortFunc(match, newestFirst)
 	page.Total = len(match)
-	lo, hi := window(page.Total, q.Page, q.PageSize)
-	page.Entries = append(page.Entries, match[lo:hi]...)
-	slices.Reverse(page.Entries)
+	if q.Page > page.Total { // also keeps the product below from overflowing
+		return page, nil
+	}
+	skip := (q.Page - 1) * q.PageSize
+	if skip >= page.Total {
+		return page, nil
+	}
+	page.Entries = append(page.Entries, match[skip:min(page.Total, skip+q.PageSize)]...)
 	return page, nil
-}
-
-// window is the index range, in oldest-first order, of the given page of a
-// newest-first listing of total entries.
-func window(total, page, size int) (lo, hi int) {
-	if page > total { // also keeps the product below from overflowing
-		return 0, 0
-	}
-	skip := (page - 1) * size
-	if skip >= total {
-		return 0, 0
-	}
-	hi = total - skip
-	return max(0, hi-size), hi
 }
