@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -260,5 +261,50 @@ func TestOneEntryKeysStillRead(t *testing.T) {
 	}
 	if got := all(t, l); len(got) != 2 || got[1].Target != "/old/1" {
 		t.Fatalf("after prune: %+v", got)
+	}
+}
+
+// Pages read from the newest batches only are the pages of the full,
+// time-sorted log (the filtered listing reads every batch), however the
+// batches of three nodes overlap.
+func TestPagesOfOverlappingBatches(t *testing.T) {
+	var logs []*Log
+	first := newLog(t, Options{NodeID: 1, BatchSize: 4, FlushInterval: time.Hour})
+	logs = append(logs, first)
+	for id := uint64(2); id <= 3; id++ {
+		l := New(first.ns, Options{NodeID: id, BatchSize: 4, FlushInterval: time.Hour, Logger: testLogger(), PruneInterval: time.Hour})
+		t.Cleanup(func() { l.Close(context.Background()) })
+		logs = append(logs, l)
+	}
+	t0 := time.Now()
+	rng := rand.New(rand.NewPCG(1, 2))
+	at := make([]time.Duration, 3)
+	for i := 0; i < 60; i++ {
+		n := rng.IntN(3)
+		at[n] += time.Duration(1+rng.IntN(20)) * time.Millisecond
+		logs[n].Record(Entry{Time: t0.Add(at[n]), Operation: "POST /x", Target: fmt.Sprintf("/t/%d", i), Status: 200})
+	}
+	for _, l := range logs {
+		l.Close(ctx(t))
+	}
+	for _, size := range []int{1, 3, 7, 20} {
+		for page := 1; page <= 60/size+2; page++ {
+			got, err := first.List(ctx(t), Query{Page: page, PageSize: size})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := first.List(ctx(t), Query{Page: page, PageSize: size, Operation: "/x"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Total != 60 || want.Total != 60 || len(got.Entries) != len(want.Entries) {
+				t.Fatalf("size %d page %d: %d of %d entries, want %d of %d", size, page, len(got.Entries), got.Total, len(want.Entries), want.Total)
+			}
+			for i := range got.Entries {
+				if got.Entries[i].Target != want.Entries[i].Target || got.Entries[i].ID != want.Entries[i].ID {
+					t.Fatalf("size %d page %d entry %d: %s, want %s", size, page, i, got.Entries[i].Target, want.Entries[i].Target)
+				}
+			}
+		}
 	}
 }
