@@ -109,17 +109,14 @@ func startEtcd(ctx context.Context, bin, dir string, size int) (_ *etcdCluster, 
 		c.eps = append(c.eps, client)
 	}
 	hc := &http.Client{Timeout: 5 * time.Second}
-	deadline := time.Now().Add(startTimeout)
-	for i, ep := range c.eps {
-		if err := waitFor(ctx, deadline, c.procs[i], func() error {
-			raw, err := getBody(ctx, hc, ep+"/health")
-			if err == nil && !bytes.Contains(raw, []byte(`"true"`)) {
-				err = fmt.Errorf("unhealthy: %s", raw)
-			}
-			return err
-		}); err != nil {
-			return nil, fmt.Errorf("%s never became healthy: %w", c.procs[i].name, err)
+	if err := waitReady(ctx, c.procs, c.eps, "became healthy", func(ep string) error {
+		raw, err := getBody(ctx, hc, ep+"/health")
+		if err == nil && !bytes.Contains(raw, []byte(`"true"`)) {
+			err = fmt.Errorf("unhealthy: %s", raw)
 		}
+		return err
+	}); err != nil {
+		return nil, err
 	}
 	// The gateway moved from /v3alpha/ (3.2) through /v3beta/ (3.3) to
 	// /v3/ (3.4+); 3.4 still serves /v3beta/. Ask for the newest first.

@@ -62,18 +62,15 @@ func startFloor(ctx context.Context, dir string, size int) (_ *floorCluster, err
 		c.eps = append(c.eps, "http://"+addr)
 	}
 	hc := &http.Client{Timeout: 5 * time.Second}
-	deadline := time.Now().Add(startTimeout)
-	for i, ep := range c.eps {
-		if err := waitFor(ctx, deadline, c.procs[i], func() error {
-			req, err := c.NewRequest(ctx, "get", ep, "/loadkv/probe", nil)
-			if err != nil {
-				return err
-			}
-			_, err = do(hc, req, nil)
+	if err := waitReady(ctx, c.procs, c.eps, "answered", func(ep string) error {
+		req, err := c.NewRequest(ctx, "get", ep, "/loadkv/probe", nil)
+		if err != nil {
 			return err
-		}); err != nil {
-			return nil, fmt.Errorf("%s never answered: %w", c.procs[i].name, err)
 		}
+		_, err = do(hc, req, nil)
+		return err
+	}); err != nil {
+		return nil, err
 	}
 	return c, nil
 }

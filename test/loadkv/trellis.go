@@ -202,14 +202,12 @@ func startTrellis(ctx context.Context, cmd command, dir string, size int, profil
 		c.eps = append(c.eps, "http://"+httpAddr)
 	}
 	hc := &http.Client{Timeout: 5 * time.Second}
-	deadline := time.Now().Add(startTimeout)
-	for i, ep := range c.eps {
-		if err := waitFor(ctx, deadline, c.procs[i], func() error {
-			return getOK(ctx, hc, ep+"/health/cluster", "")
-		}); err != nil {
-			return nil, fmt.Errorf("%s never became healthy: %w", c.procs[i].name, err)
-		}
+	if err := waitReady(ctx, c.procs, c.eps, "became healthy", func(ep string) error {
+		return getOK(ctx, hc, ep+"/health/cluster", "")
+	}); err != nil {
+		return nil, err
 	}
+	deadline := time.Now().Add(startTimeout)
 	var token string
 	if err := waitFor(ctx, deadline, c.procs[0], func() error {
 		var err error
@@ -303,6 +301,18 @@ func getOK(ctx context.Context, hc *http.Client, url, auth string) error {
 	}
 	_, err = do(hc, req, nil)
 	return err
+}
+
+// waitReady waits, within startTimeout, until check passes for every
+// process's endpoint; what says what passing means, for the error.
+func waitReady(ctx context.Context, procs []*proc, eps []string, what string, check func(ep string) error) error {
+	deadline := time.Now().Add(startTimeout)
+	for i, ep := range eps {
+		if err := waitFor(ctx, deadline, procs[i], func() error { return check(ep) }); err != nil {
+			return fmt.Errorf("%s never %s: %w", procs[i].name, what, err)
+		}
+	}
+	return nil
 }
 
 // waitFor retries check every 100 ms until it succeeds, p exits, ctx ends
