@@ -5,13 +5,16 @@
 // Entries live in the replicated store (namespace core.audit), so every node
 // reads the same log. A request never waits for raft: the middleware hands
 // its entry to a buffered channel, and one flusher per node writes what has
-// gathered as a single store transaction every FlushInterval or BatchSize
-// entries. When the buffer is full an entry is dropped and counted rather
-// than slowing the request down. The raft leader prunes the oldest entries
-// beyond MaxEntries or older than Retention.
+// gathered as one store key every FlushInterval or BatchSize entries. When
+// the buffer is full an entry is dropped and counted rather than slowing
+// the request down. The raft leader prunes the oldest entries beyond
+// MaxEntries or older than Retention, whole batches where it can.
 //
-// Keys are e/<20-digit unix nanos>/<node id>, so the store's key order is
-// time order (oldest first) and two nodes never write the same key.
+// A batch's key names its node, its newest and oldest entry and how many
+// it holds (see batchKey), so the store's key order is the order of the
+// batches' newest entries, two nodes never write the same key, and the
+// pruner decides from keys alone. List reads the batches and sorts their
+// entries by time.
 package audit
 
 import (
@@ -48,8 +51,8 @@ const (
 	// maxTxnBytes keeps one transaction under raft's message size, so a
 	// batch of large entries is split rather than stalling replication.
 	maxTxnBytes = 1 << 20
-	// idSpan is how many entries one transaction may hold; an entry's id is
-	// revision*idSpan + its index in the transaction.
+	// idSpan is how many entries one batch may hold; an entry's id is
+	// revision*idSpan + its index in the batch.
 	idSpan = 1000
 )
 

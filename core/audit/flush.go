@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"time"
 
 	"github.com/trellis-cp/trellis/core/store"
@@ -57,53 +58,65 @@ func (l *Log) flushLoop() {
 	}
 }
 
-// write stores a batch in as few transactions as fit raft's message size;
-// usually one. A failed transaction loses its entries (counted and logged):
-// retrying would let a long outage grow an unbounded backlog.
+// write stores a batch as one key per transaction, each under raft's
+// message size; usually the whole batch is one. A failed transaction loses
+// its entries (counted and logged): retrying would let a long outage grow
+// an unbounded backlog.
 func (l *Log) write(parent context.Context, batch []*Entry) {
 	var (
-		ops   []store.Op
-		size  int
-		first int
+		part []stored
+		size int
 	)
-	commit := func(end int) {
-		if len(ops) == 0 {
+	commit := func() {
+		if len(part) == 0 {
 			return
 		}
-		ctx, cancel := context.WithTimeout(parent, writeTimeout)
-		_, err := l.ns.Txn(ctx, nil, ops, nil)
-		cancel()
+		err := l.writeBatch(parent, part)
 		if err != nil {
-			l.failed.Add(uint64(len(ops)))
-			l.log.Warn("write audit entries", "count", len(ops), "err", err)
+			l.failed.Add(uint64(len(part)))
+			l.log.Warn("write audit entries", "count", len(part), "err", err)
 		} else {
-			l.written.Add(uint64(len(ops)))
+			l.written.Add(uint64(len(part)))
 		}
-		ops, size, first = ops[:0], 0, end
+		part, size = part[:0], 0
 	}
-	for i, e := range batch {
-		b, err := json.Marshal(stored{Entry: *e, Seq: i - first})
+	// Entries reach the flusher in the order they were sent, which two
+	// requests finishing together can swap; a batch is stored oldest
+	// first.
+	slices.SortStableFunc(batch, func(a, b *Entry) int { return a.Time.Compare(b.Time) })
+	for _, e := range batch {
+		// The encoded size decides where a large batch is cut; the
+		// entry is encoded again with the rest of its batch.
+		b, err := json.Marshal(e)
 		if err != nil {
 			l.failed.Add(1)
 			l.log.Error("encode audit entry", "err", err)
 			continue
 		}
-		if len(ops) > 0 && size+len(b) > maxTxnBytes {
-			commit(i)
-			if b, err = json.Marshal(stored{Entry: *e, Seq: 0}); err != nil {
-				continue
-			}
+		if len(part) > 0 && size+len(b) > maxTxnBytes {
+			commit()
 		}
-		op, err := l.ns.AppendOp(e.key(), b)
-		if err != nil {
-			l.failed.Add(1)
-			l.log.Error("audit entry", "err", err)
-			continue
-		}
-		ops = append(ops, op)
-		size += len(b)
+		part = append(part, stored{Entry: *e, Seq: len(part)})
+		size += len(b) + len(`,"seq":999`)
 	}
-	commit(len(batch))
+	commit()
+}
+
+// writeBatch stores entries, oldest first, under one batch key.
+func (l *Log) writeBatch(parent context.Context, entries []stored) error {
+	b, err := encodeBatch(entries)
+	if err != nil {
+		return err
+	}
+	first, last := entries[0].Time.UnixNano(), entries[len(entries)-1].Time.UnixNano()
+	op, err := l.ns.AppendOp(batchKey(last, l.opts.NodeID, len(entries), first), b)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(parent, writeTimeout)
+	defer cancel()
+	_, err = l.ns.Txn(ctx, nil, []store.Op{op}, nil)
+	return err
 }
 
 // reportDrops logs entries dropped since the last report, at most once per

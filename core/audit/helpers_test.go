@@ -15,7 +15,7 @@ func testLogger() *slog.Logger { return storetest.Logger() }
 
 // openNamespace starts a one-node store and returns its core.audit
 // namespace once the node leads.
-func openNamespace(t *testing.T) *store.Namespace {
+func openNamespace(t testing.TB) *store.Namespace {
 	t.Helper()
 	ns, err := storetest.Open(t).Namespace(Namespace)
 	if err != nil {

@@ -1,7 +1,11 @@
 package audit
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -77,19 +81,26 @@ func TestBatchIsOneTransaction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ids := map[int64]bool{}
-	for _, kv := range res.KVs {
-		if kv.ModRevision != res.KVs[0].ModRevision {
-			t.Fatalf("entries written at revisions %d and %d: not one transaction", res.KVs[0].ModRevision, kv.ModRevision)
-		}
-		e, err := decodeEntry(kv)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids[e.ID] = true
+	if len(res.KVs) != 1 {
+		t.Fatalf("%d keys for one batch, want 1", len(res.KVs))
 	}
-	if len(ids) != n {
-		t.Fatalf("%d distinct ids for %d entries", len(ids), n)
+	m, err := parseBatchKey(res.KVs[0].Key)
+	if err != nil || m.count != n || m.node != 7 || m.first >= m.last {
+		t.Fatalf("batch key %q: %+v, %v", res.KVs[0].Key, m, err)
+	}
+	entries, err := decodeBatch(res.KVs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[int64]bool{}
+	for i, e := range entries {
+		ids[e.ID] = true
+		if i > 0 && !e.Time.After(entries[i-1].Time) {
+			t.Fatalf("batch not oldest first at %d", i)
+		}
+	}
+	if len(ids) != n || entries[0].Time.UnixNano() != m.first || entries[n-1].Time.UnixNano() != m.last {
+		t.Fatalf("%d distinct ids for %d entries; times %v..%v against key %+v", len(ids), n, entries[0].Time, entries[n-1].Time, m)
 	}
 	if after := l.ns.Store().Revision(); after != before+1 {
 		t.Fatalf("revision %d -> %d: want one write for the batch", before, after)
@@ -108,9 +119,8 @@ func TestCloseFlushesBuffered(t *testing.T) {
 	if err := l.Close(ctx(t)); err != nil {
 		t.Fatal(err)
 	}
-	res, err := l.ns.List(ctx(t), keyPrefix, store.ListOptions{CountOnly: true})
-	if err != nil || res.Count != 7 {
-		t.Fatalf("after close: %d entries, %v", res.Count, err)
+	if got := len(all(t, l)); got != 7 {
+		t.Fatalf("after close: %d entries, want 7", got)
 	}
 }
 
@@ -118,11 +128,20 @@ func TestPruneByCount(t *testing.T) {
 	l := newLog(t, Options{MaxEntries: 10})
 	record(l, 25, "POST /x")
 	waitTotal(t, l, 25)
+	ids := map[string]int64{}
+	for _, e := range all(t, l) {
+		ids[e.Target] = e.ID
+	}
 	n, err := l.Prune(ctx(t))
 	if err != nil || n != 15 {
 		t.Fatalf("pruned %d, %v; want 15", n, err)
 	}
 	got := all(t, l)
+	for _, e := range got {
+		if ids[e.Target] != e.ID {
+			t.Fatalf("%s: id %d after the prune, %d before", e.Target, e.ID, ids[e.Target])
+		}
+	}
 	if len(got) != 10 || got[0].Target != "/t/24" || got[9].Target != "/t/15" {
 		t.Fatalf("kept %d entries, %s .. %s; want the newest 10", len(got), got[0].Target, got[len(got)-1].Target)
 	}
@@ -165,13 +184,127 @@ func TestPrunerRunsOnLeader(t *testing.T) {
 	t.Fatalf("pruner left %d entries, want 5", total)
 }
 
-func TestWindow(t *testing.T) {
-	for _, c := range []struct{ total, page, size, lo, hi int }{
-		{25, 1, 10, 15, 25}, {25, 3, 10, 0, 5}, {25, 4, 10, 0, 0}, {0, 1, 10, 0, 0},
-		{10, 1, 10, 0, 10}, {10, 2, 10, 0, 0}, {5, 1 << 62, 1000, 0, 0},
-	} {
-		if lo, hi := window(c.total, c.page, c.size); lo != c.lo || hi != c.hi {
-			t.Errorf("window(%d, %d, %d) = %d, %d; want %d, %d", c.total, c.page, c.size, lo, hi, c.lo, c.hi)
+func TestPageBeyondTheEnd(t *testing.T) {
+	l := newLog(t, Options{})
+	record(l, 5, "POST /x")
+	waitTotal(t, l, 5)
+	for _, q := range []Query{{Page: 2, PageSize: 5}, {Page: 1 << 62, PageSize: MaxPageSize}, {Page: 6, PageSize: 1}} {
+		p, err := l.List(ctx(t), q)
+		if err != nil || len(p.Entries) != 0 || p.Entries == nil || p.Total != 5 {
+			t.Fatalf("%+v: %+v, %v", q, p, err)
+		}
+	}
+}
+
+// Batches of two nodes overlap in time; the listing and the pruner still
+// go by the entries' times.
+func TestBatchesOfTwoNodesInterleave(t *testing.T) {
+	a := newLog(t, Options{NodeID: 1, BatchSize: 1000, FlushInterval: time.Hour, MaxEntries: 6})
+	b := New(a.ns, Options{NodeID: 2, BatchSize: 1000, FlushInterval: time.Hour, Logger: testLogger(), PruneInterval: time.Hour})
+	t.Cleanup(func() { b.Close(context.Background()) })
+	t0 := time.Now()
+	for i := 0; i < 10; i++ {
+		l := a
+		if i%2 == 1 {
+			l = b
+		}
+		l.Record(Entry{Time: t0.Add(time.Duration(i) * time.Millisecond), Operation: "POST /x", Target: fmt.Sprintf("/t/%d", i), Status: 200})
+	}
+	a.Close(ctx(t))
+	b.Close(ctx(t))
+	got := all(t, a)
+	if len(got) != 10 {
+		t.Fatalf("%d entries, want 10", len(got))
+	}
+	for i, e := range got {
+		if want := fmt.Sprintf("/t/%d", 9-i); e.Target != want {
+			t.Fatalf("entry %d is %s, want %s", i, e.Target, want)
+		}
+	}
+	// Each node's five entries are one batch. The pruner goes by batches in
+	// the order of their newest entries: keeping six, it drops the four
+	// oldest of node 1's batch (newest /t/8) and keeps node 2's whole, so
+	// "oldest" holds to within the span of a batch.
+	if n, err := a.Prune(ctx(t)); err != nil || n != 4 {
+		t.Fatalf("pruned %d, %v; want 4", n, err)
+	}
+	var kept []string
+	for _, e := range all(t, a) {
+		kept = append(kept, e.Target)
+	}
+	if want := []string{"/t/9", "/t/8", "/t/7", "/t/5", "/t/3", "/t/1"}; !slices.Equal(kept, want) {
+		t.Fatalf("kept %v, want %v", kept, want)
+	}
+}
+
+// A log written before batches (one key per entry) still reads and prunes.
+func TestOneEntryKeysStillRead(t *testing.T) {
+	l := newLog(t, Options{MaxEntries: 2})
+	old := time.Now().Add(-time.Minute)
+	for i := 0; i < 3; i++ {
+		at := old.Add(time.Duration(i) * time.Second)
+		v, _ := json.Marshal(stored{Entry: Entry{Operation: "POST /old", Target: fmt.Sprintf("/old/%d", i), Time: at, NodeID: 3}})
+		op, err := l.ns.AppendOp(fmt.Sprintf("%s%020d/%d", keyPrefix, at.UnixNano(), 3), v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.ns.Txn(ctx(t), nil, []store.Op{op}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := all(t, l)
+	if len(got) != 3 || got[0].Target != "/old/2" || got[0].ID == 0 {
+		t.Fatalf("old entries: %+v", got)
+	}
+	if n, err := l.Prune(ctx(t)); err != nil || n != 1 {
+		t.Fatalf("pruned %d, %v; want 1", n, err)
+	}
+	if got := all(t, l); len(got) != 2 || got[1].Target != "/old/1" {
+		t.Fatalf("after prune: %+v", got)
+	}
+}
+
+// Pages read from the newest batches only are the pages of the full,
+// time-sorted log (the filtered listing reads every batch), however the
+// batches of three nodes overlap.
+func TestPagesOfOverlappingBatches(t *testing.T) {
+	var logs []*Log
+	first := newLog(t, Options{NodeID: 1, BatchSize: 4, FlushInterval: time.Hour})
+	logs = append(logs, first)
+	for id := uint64(2); id <= 3; id++ {
+		l := New(first.ns, Options{NodeID: id, BatchSize: 4, FlushInterval: time.Hour, Logger: testLogger(), PruneInterval: time.Hour})
+		t.Cleanup(func() { l.Close(context.Background()) })
+		logs = append(logs, l)
+	}
+	t0 := time.Now()
+	rng := rand.New(rand.NewPCG(1, 2))
+	at := make([]time.Duration, 3)
+	for i := 0; i < 60; i++ {
+		n := rng.IntN(3)
+		at[n] += time.Duration(1+rng.IntN(20)) * time.Millisecond
+		logs[n].Record(Entry{Time: t0.Add(at[n]), Operation: "POST /x", Target: fmt.Sprintf("/t/%d", i), Status: 200})
+	}
+	for _, l := range logs {
+		l.Close(ctx(t))
+	}
+	for _, size := range []int{1, 3, 7, 20} {
+		for page := 1; page <= 60/size+2; page++ {
+			got, err := first.List(ctx(t), Query{Page: page, PageSize: size})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := first.List(ctx(t), Query{Page: page, PageSize: size, Operation: "/x"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Total != 60 || want.Total != 60 || len(got.Entries) != len(want.Entries) {
+				t.Fatalf("size %d page %d: %d of %d entries, want %d of %d", size, page, len(got.Entries), got.Total, len(want.Entries), want.Total)
+			}
+			for i := range got.Entries {
+				if got.Entries[i].Target != want.Entries[i].Target || got.Entries[i].ID != want.Entries[i].ID {
+					t.Fatalf("size %d page %d entry %d: %s, want %s", size, page, i, got.Entries[i].Target, want.Entries[i].Target)
+				}
+			}
 		}
 	}
 }

@@ -340,10 +340,11 @@ func TestKeysUniqueAndOrdered(t *testing.T) {
 	if !(a < b && b < c) {
 		t.Fatalf("nanos %d %d %d not increasing", a, b, c)
 	}
-	if entryKey(a, 2) >= entryKey(b, 1) || entryKey(9, 1) >= entryKey(10, 1) {
+	if batchKey(a, 2, 5, a) >= batchKey(b, 1, 1, b) || batchKey(9, 1, 1, 1) >= batchKey(10, 1, 1, 1) {
 		t.Fatalf("keys do not sort by time")
 	}
-	if k := entryKey(a, 3); len(k) != len("e/")+20+2 {
-		t.Fatalf("key %q", k)
+	m, err := parseBatchKey(batchKey(c, 3, 42, a))
+	if err != nil || m.last != c || m.node != 3 || m.count != 42 || m.first != a {
+		t.Fatalf("batch key round trip: %+v, %v", m, err)
 	}
 }

@@ -49,38 +49,77 @@ func (l *Log) List(ctx context.Context, q Query) (Page, error) {
 	if q.Operation != "" {
 		return l.listFiltered(ctx, q, page)
 	}
-	// Without a filter only the page's values are read: the keys give the
-	// total and where the page starts.
+	// Without a filter the keys give the total, and only the newest
+	// batches are read: enough of them that no unread batch can hold an
+	// entry of the page.
 	keys, err := l.ns.List(ctx, keyPrefix, store.ListOptions{KeysOnly: true})
 	if err != nil {
 		return Page{}, fmt.Errorf("audit: list: %w", err)
 	}
-	page.Total = len(keys.KVs)
-	lo, hi := window(page.Total, q.Page, q.PageSize)
-	if lo == hi {
-		return page, nil
-	}
-	opts := store.ListOptions{Limit: hi - lo, Revision: keys.Revision, Serializable: true}
-	if lo > 0 {
-		opts.After = keys.KVs[lo-1].Key
-	}
-	res, err := l.ns.List(ctx, keyPrefix, opts)
-	if err != nil {
-		return Page{}, fmt.Errorf("audit: list: %w", err)
-	}
-	for _, kv := range res.KVs {
-		e, err := decodeEntry(kv)
+	batches := make([]batchMeta, 0, len(keys.KVs))
+	for _, kv := range keys.KVs {
+		m, err := parseBatchKey(kv.Key)
 		if err != nil {
 			return Page{}, err
 		}
-		page.Entries = append(page.Entries, e)
+		batches = append(batches, m)
+		page.Total += m.count
 	}
-	slices.Reverse(page.Entries)
+	skip, end, ok := pageBounds(page.Total, q)
+	if !ok {
+		return page, nil
+	}
+	var read []Entry
+	for i := len(batches) - 1; i >= 0; i-- {
+		kv, err := l.ns.Get(ctx, batches[i].key, store.ReadOptions{Revision: keys.Revision, Serializable: true})
+		if err != nil {
+			return Page{}, fmt.Errorf("audit: list: %w", err)
+		}
+		entries, err := decodeBatch(kv)
+		if err != nil {
+			return Page{}, err
+		}
+		read = append(read, entries...)
+		// Every entry of an unread batch is at most as new as that
+		// batch's newest, the next key down.
+		if i > 0 && newerThan(read, batches[i-1].last) < end {
+			continue
+		}
+		break
+	}
+	slices.SortFunc(read, newestFirst)
+	if skip < len(read) { // fewer only if a key miscounts its batch
+		page.Entries = append(page.Entries, read[skip:min(end, len(read))]...)
+	}
 	return page, nil
 }
 
-// listFiltered reads every entry, keeps the matching ones and pages them.
-// The log is bounded by MaxEntries, so this stays a bounded scan.
+// newerThan counts the entries stamped after nanos.
+func newerThan(entries []Entry, nanos int64) int {
+	n := 0
+	for i := range entries {
+		if entries[i].Time.UnixNano() > nanos {
+			n++
+		}
+	}
+	return n
+}
+
+// pageBounds is the index range, in newest-first order, of q's page of
+// total entries; ok is false when the page is past the end.
+func pageBounds(total int, q Query) (skip, end int, ok bool) {
+	if q.Page > total { // also keeps the product below from overflowing
+		return 0, 0, false
+	}
+	skip = (q.Page - 1) * q.PageSize
+	if skip >= total {
+		return 0, 0, false
+	}
+	return skip, min(total, skip+q.PageSize), true
+}
+
+// listFiltered reads every batch, keeps the matching entries and pages
+// them. The log is bounded by MaxEntries, so this stays a bounded read.
 func (l *Log) listFiltered(ctx context.Context, q Query, page Page) (Page, error) {
 	res, err := l.ns.List(ctx, keyPrefix, store.ListOptions{})
 	if err != nil {
@@ -88,31 +127,22 @@ func (l *Log) listFiltered(ctx context.Context, q Query, page Page) (Page, error
 	}
 	var match []Entry
 	for _, kv := range res.KVs {
-		e, err := decodeEntry(kv)
+		entries, err := decodeBatch(kv)
 		if err != nil {
 			return Page{}, err
 		}
-		if matchOperation(e.Operation, q.Operation) {
-			match = append(match, e)
+		for _, e := range entries {
+			if matchOperation(e.Operation, q.Operation) {
+				match = append(match, e)
+			}
 		}
 	}
 	page.Total = len(match)
-	lo, hi := window(page.Total, q.Page, q.PageSize)
-	page.Entries = append(page.Entries, match[lo:hi]...)
-	slices.Reverse(page.Entries)
+	skip, end, ok := pageBounds(page.Total, q)
+	if !ok {
+		return page, nil
+	}
+	slices.SortFunc(match, newestFirst)
+	page.Entries = append(page.Entries, match[skip:end]...)
 	return page, nil
-}
-
-// window is the index range, in oldest-first order, of the given page of a
-// newest-first listing of total entries.
-func window(total, page, size int) (lo, hi int) {
-	if page > total { // also keeps the product below from overflowing
-		return 0, 0
-	}
-	skip := (page - 1) * size
-	if skip >= total {
-		return 0, 0
-	}
-	hi = total - skip
-	return max(0, hi-size), hi
 }
