@@ -28,6 +28,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/trellis-cp/trellis/core/storage"
 	"github.com/trellis-cp/trellis/core/store"
 )
 
@@ -48,9 +49,13 @@ const (
 	DefaultPruneInterval = time.Second
 	// writeTimeout bounds one batch transaction (and the final flush).
 	writeTimeout = 5 * time.Second
-	// maxTxnBytes keeps one transaction under raft's message size, so a
-	// batch of large entries is split rather than stalling replication.
-	maxTxnBytes = 1 << 20
+	// maxBatchBytes cuts a flush into batches well under the state
+	// store's value threshold, so every batch lives in Badger's tree:
+	// pruning it is reclaimed by compaction, never left as value-log
+	// garbage for a defragment to chase (batches of ~100 KB in the value
+	// log made one in six defragments after a mass delete free nothing).
+	// An entry bigger than this on its own (long params) is a batch of one.
+	maxBatchBytes = storage.StateValueThreshold / 2
 	// idSpan is how many entries one batch may hold; an entry's id is
 	// revision*idSpan + its index in the batch.
 	idSpan = 1000

@@ -58,8 +58,8 @@ func (l *Log) flushLoop() {
 	}
 }
 
-// write stores a batch as one key per transaction, each under raft's
-// message size; usually the whole batch is one. A failed transaction loses
+// write stores a flush as batch keys of at most maxBatchBytes, one
+// transaction each. A failed transaction loses
 // its entries (counted and logged): retrying would let a long outage grow
 // an unbounded backlog.
 func (l *Log) write(parent context.Context, batch []*Entry) {
@@ -93,7 +93,7 @@ func (l *Log) write(parent context.Context, batch []*Entry) {
 			l.log.Error("encode audit entry", "err", err)
 			continue
 		}
-		if len(part) > 0 && size+len(b) > maxTxnBytes {
+		if len(part) > 0 && size+len(b) > maxBatchBytes {
 			commit()
 		}
 		part = append(part, stored{Entry: *e, Seq: len(part)})

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trellis-cp/trellis/core/storage"
 	"github.com/trellis-cp/trellis/core/store"
 )
 
@@ -104,6 +105,38 @@ func TestBatchIsOneTransaction(t *testing.T) {
 	}
 	if after := l.ns.Store().Revision(); after != before+1 {
 		t.Fatalf("revision %d -> %d: want one write for the batch", before, after)
+	}
+}
+
+func TestBatchesStayUnderTheValueThreshold(t *testing.T) {
+	// 256 entries of ~2 KiB: over 500 KiB in one flush.
+	const n = 256
+	l := newLog(t, Options{BatchSize: n, FlushInterval: time.Hour})
+	params := `{"body":{"value":"` + strings.Repeat("p", 2000) + `"}}`
+	for i := 0; i < n; i++ {
+		l.Record(Entry{Operation: "PUT /api/kv/v3/put", Target: fmt.Sprintf("/t/%d", i), Params: params, Status: 200, Success: true})
+	}
+	waitTotal(t, l, n)
+	res, err := l.ns.List(ctx(t), keyPrefix, store.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.KVs) < n*2000/maxBatchBytes {
+		t.Fatalf("%d batch keys for %d entries of ~2 KiB, want at least %d", len(res.KVs), n, n*2000/maxBatchBytes)
+	}
+	count := 0
+	for _, kv := range res.KVs {
+		if len(kv.Value) >= storage.StateValueThreshold {
+			t.Fatalf("batch %s holds %d bytes: in the value log (threshold %d)", kv.Key, len(kv.Value), storage.StateValueThreshold)
+		}
+		m, err := parseBatchKey(kv.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		count += m.count
+	}
+	if got := all(t, l); count != n || len(got) != n || got[0].Target != fmt.Sprintf("/t/%d", n-1) {
+		t.Fatalf("keys count %d entries, listing has %d starting at %s; want %d from /t/%d", count, len(got), got[0].Target, n, n-1)
 	}
 }
 

@@ -17,7 +17,14 @@ func (b badgerLogger) Warningf(f string, a ...any) { b.l.Warn(fmt.Sprintf(f, a..
 func (b badgerLogger) Infof(f string, a ...any)    { b.l.Debug(fmt.Sprintf(f, a...)) }
 func (b badgerLogger) Debugf(f string, a ...any)   { b.l.Debug(fmt.Sprintf(f, a...)) }
 
-// baseOptions are the Badger settings both stores share: small tables and
+// StateValueThreshold is the value size from which the state store keeps
+// values in its value log; smaller ones live in the LSM tree. Values in the tree are
+// reclaimed by compaction alone, while value-log space comes back only when
+// GC finds a file mostly garbage, so writers of many mid-sized values (the
+// audit log's batches) keep them under this size.
+const StateValueThreshold = 64 << 10
+
+// baseOptions are the state store's Badger settings: small tables and
 // memtables suit a control plane whose state is megabytes, not terabytes,
 // and keep idle memory low.
 func baseOptions(dir string, logger *slog.Logger) badger.Options {
@@ -30,7 +37,7 @@ func baseOptions(dir string, logger *slog.Logger) badger.Options {
 		WithMemTableSize(16 << 20).
 		WithBaseTableSize(4 << 20).
 		WithValueLogFileSize(64 << 20).
-		WithValueThreshold(1 << 10).
+		WithValueThreshold(StateValueThreshold).
 		WithNumCompactors(2).
 		WithBlockCacheSize(32 << 20).
 		WithCompression(options.None).

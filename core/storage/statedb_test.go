@@ -74,7 +74,7 @@ func TestDirUsageCountsAllocatedBlocks(t *testing.T) {
 
 func TestFlushMemtablesAndDefragmentDropVersions(t *testing.T) {
 	s := openState(t, t.TempDir())
-	val := bytes.Repeat([]byte("v"), 2000) // past the value threshold: in the value log
+	val := bytes.Repeat([]byte("v"), StateValueThreshold+1) // past the value threshold: in the value log
 	for ts := uint64(1); ts <= 200; ts++ {
 		setAt(t, s, "key", val, ts)
 		setAt(t, s, fmt.Sprint("other", ts%7), []byte("x"), ts)

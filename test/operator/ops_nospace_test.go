@@ -20,7 +20,7 @@ const opsQuotaInterval = 100 * time.Millisecond
 // raises its NOSPACE alarm, KV puts answer 507 no_space (deletes still
 // work), and compacting, defragmenting each member and disarming the
 // alarms make puts work again without the alarms coming back. Values under
-// Badger's value threshold (1 KiB) live in the tree, larger ones in the
+// the state store's value threshold (64 KiB) live in the tree, larger ones in the
 // value log: both must be reclaimed.
 func TestOpsNoSpace(t *testing.T) {
 	t.Run("SmallValues", func(t *testing.T) { testOpsNoSpace(t, 900, 1<<20) })
