@@ -131,7 +131,7 @@ func (n *Node) memberByID(id uint64) Member {
 func (n *Node) TransferLeadership(ctx context.Context, to uint64) error {
 	ctx, cancel := n.withTimeout(ctx)
 	defer cancel()
-	if err := n.waitLeader(ctx); err != nil {
+	if err := n.waitLeader(ctx, nil); err != nil {
 		return err
 	}
 	lead := n.Leader()

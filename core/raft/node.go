@@ -96,6 +96,8 @@ type Node struct {
 	fatalErr   atomic.Value
 	runtimeCtx context.Context
 	cancelRun  context.CancelFunc
+	// deadlines bounds proposals and reads by RequestTimeout.
+	deadlines *sharedDeadlines
 }
 
 // Start opens the raft group on an already opened log and state machine.
@@ -110,6 +112,7 @@ func Start(cfg Config, log *storage.LogStore, sm StateMachine) (*Node, error) {
 		stopc: make(chan struct{}), donec: make(chan struct{}),
 	}
 	n.runtimeCtx, n.cancelRun = context.WithCancel(context.Background())
+	n.deadlines = newSharedDeadlines(n.runtimeCtx, cfg.RequestTimeout)
 	n.reads = newReadBatcher(n)
 	if err := n.prepare(); err != nil {
 		if cfg.Listener != nil {

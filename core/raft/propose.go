@@ -10,8 +10,9 @@ import (
 	"go.etcd.io/raft/v3/raftpb"
 )
 
-// withTimeout bounds a request by the configured request timeout unless the
-// caller's deadline is sooner.
+// withTimeout bounds a rare request (a membership change) by the
+// configured request timeout unless the caller's deadline is sooner; the
+// frequent ones use bound.
 func (n *Node) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < n.cfg.RequestTimeout {
 		return context.WithCancel(ctx)
@@ -21,8 +22,8 @@ func (n *Node) withTimeout(ctx context.Context) (context.Context, context.Cancel
 
 // waitLeader returns once a leader is known. During an election it waits up
 // to two election timeouts, then gives up with ErrNoLeader so callers fail
-// fast instead of hanging.
-func (n *Node) waitLeader(ctx context.Context) error {
+// fast instead of hanging. expired (see bound) may be nil.
+func (n *Node) waitLeader(ctx context.Context, expired <-chan struct{}) error {
 	if n.Leader() != 0 {
 		return nil
 	}
@@ -40,6 +41,8 @@ func (n *Node) waitLeader(ctx context.Context) error {
 			return ErrNoLeader
 		case <-ctx.Done():
 			return ctxErr(ctx)
+		case <-expired:
+			return n.expiredErr()
 		case <-n.stopc:
 			return ErrStopped
 		}
@@ -59,9 +62,8 @@ func ctxErr(ctx context.Context) error {
 // it is committed and applied on this node. Any node may propose; raft
 // forwards a follower's proposal to the leader.
 func (n *Node) Propose(ctx context.Context, data []byte) (any, error) {
-	ctx, cancel := n.withTimeout(ctx)
-	defer cancel()
-	if err := n.waitLeader(ctx); err != nil {
+	rctx, expired := n.bound(ctx)
+	if err := n.waitLeader(ctx, expired); err != nil {
 		n.m.proposalsFailed.Inc()
 		return nil, err
 	}
@@ -70,10 +72,12 @@ func (n *Node) Propose(ctx context.Context, data []byte) (any, error) {
 	binary.BigEndian.PutUint64(buf, id)
 	copy(buf[8:], data)
 	ch := n.waits.register(id)
-	if err := n.rn.Propose(ctx, buf); err != nil {
+	// raft takes the proposal at once while there is a leader; rctx bounds
+	// the hand-over when leadership is lost meanwhile.
+	if err := n.rn.Propose(rctx, buf); err != nil {
 		n.waits.cancel(id)
 		n.m.proposalsFailed.Inc()
-		return nil, n.proposeErr(ctx, err)
+		return nil, n.proposeErr(rctx, err)
 	}
 	select {
 	case v := <-ch:
@@ -86,6 +90,10 @@ func (n *Node) Propose(ctx context.Context, data []byte) (any, error) {
 		n.waits.cancel(id)
 		n.m.proposalsFailed.Inc()
 		return nil, ctxErr(ctx)
+	case <-expired:
+		n.waits.cancel(id)
+		n.m.proposalsFailed.Inc()
+		return nil, n.expiredErr()
 	case <-n.stopc:
 		n.waits.cancel(id)
 		return nil, ErrStopped
@@ -113,7 +121,7 @@ func (n *Node) proposeConfChange(ctx context.Context, cc raftpb.ConfChange) erro
 	defer cancel()
 	n.confMu.Lock()
 	defer n.confMu.Unlock()
-	if err := n.waitLeader(ctx); err != nil {
+	if err := n.waitLeader(ctx, nil); err != nil {
 		return err
 	}
 	cc.ID = n.ids.id()

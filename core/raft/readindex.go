@@ -27,9 +27,8 @@ func newReadBatcher(n *Node) *readBatcher {
 // ReadIndex returns once this node's state reflects every write committed
 // before the call: reads after it are linearizable.
 func (n *Node) ReadIndex(ctx context.Context) error {
-	ctx, cancel := n.withTimeout(ctx)
-	defer cancel()
-	if err := n.waitLeader(ctx); err != nil {
+	_, expired := n.bound(ctx)
+	if err := n.waitLeader(ctx, expired); err != nil {
 		return err
 	}
 	ch := make(chan error, 1)
@@ -46,6 +45,8 @@ func (n *Node) ReadIndex(ctx context.Context) error {
 		return err
 	case <-ctx.Done():
 		return ctxErr(ctx)
+	case <-expired:
+		return n.expiredErr()
 	case <-n.stopc:
 		return ErrStopped
 	}
