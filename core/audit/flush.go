@@ -59,57 +59,81 @@ func (l *Log) flushLoop() {
 }
 
 // write stores a flush as batch keys of at most maxBatchBytes, one
-// transaction each. A failed transaction loses
-// its entries (counted and logged): retrying would let a long outage grow
-// an unbounded backlog.
+// transaction each. A failed transaction loses its entries (counted and
+// logged): retrying would let a long outage grow an unbounded backlog.
 func (l *Log) write(parent context.Context, batch []*Entry) {
-	var (
-		part []stored
-		size int
-	)
-	commit := func() {
-		if len(part) == 0 {
-			return
-		}
-		err := l.writeBatch(parent, part)
-		if err != nil {
-			l.failed.Add(uint64(len(part)))
-			l.log.Warn("write audit entries", "count", len(part), "err", err)
-		} else {
-			l.written.Add(uint64(len(part)))
-		}
-		part, size = part[:0], 0
-	}
 	// Entries reach the flusher in the order they were sent, which two
 	// requests finishing together can swap; a batch is stored oldest
 	// first.
 	slices.SortStableFunc(batch, func(a, b *Entry) int { return a.Time.Compare(b.Time) })
+	var p batchWriter
 	for _, e := range batch {
-		// The encoded size decides where a large batch is cut; the
-		// entry is encoded again with the rest of its batch.
-		b, err := json.Marshal(e)
-		if err != nil {
-			l.failed.Add(1)
-			l.log.Error("encode audit entry", "err", err)
-			continue
+		// Each entry is encoded with its place in its batch: once, or
+		// twice when it starts the next batch.
+		b, ok := l.encode(e, p.count)
+		if ok && p.count > 0 && len(p.buf)+len(b)+1 > maxBatchBytes {
+			l.commit(parent, &p)
+			b, ok = l.encode(e, 0)
 		}
-		if len(part) > 0 && size+len(b) > maxBatchBytes {
-			commit()
+		if ok {
+			p.add(e, b)
 		}
-		part = append(part, stored{Entry: *e, Seq: len(part)})
-		size += len(b) + len(`,"seq":999`)
 	}
-	commit()
+	l.commit(parent, &p)
 }
 
-// writeBatch stores entries, oldest first, under one batch key.
-func (l *Log) writeBatch(parent context.Context, entries []stored) error {
-	b, err := encodeBatch(entries)
+// encode is an entry as stored at place seq of its batch; false when it
+// cannot be encoded (counted as failed and logged).
+func (l *Log) encode(e *Entry, seq int) ([]byte, bool) {
+	b, err := json.Marshal(stored{Entry: *e, Seq: seq})
 	if err != nil {
-		return err
+		l.failed.Add(1)
+		l.log.Error("encode audit entry", "err", err)
+		return nil, false
 	}
-	first, last := entries[0].Time.UnixNano(), entries[len(entries)-1].Time.UnixNano()
-	op, err := l.ns.AppendOp(batchKey(last, l.opts.NodeID, len(entries), first), b)
+	return b, true
+}
+
+// batchWriter gathers encoded entries into one batch value: a JSON array,
+// oldest first.
+type batchWriter struct {
+	buf         []byte
+	count       int
+	first, last int64
+}
+
+func (p *batchWriter) add(e *Entry, encoded []byte) {
+	if p.count == 0 {
+		p.buf = append(p.buf[:0], '[')
+		p.first = e.Time.UnixNano()
+	} else {
+		p.buf = append(p.buf, ',')
+	}
+	p.buf = append(p.buf, encoded...)
+	p.last = e.Time.UnixNano()
+	p.count++
+}
+
+// commit stores the gathered batch under its key and starts a new one.
+func (l *Log) commit(parent context.Context, p *batchWriter) {
+	if p.count == 0 {
+		return
+	}
+	p.buf = append(p.buf, ']')
+	err := l.writeBatch(parent, batchKey(p.last, l.opts.NodeID, p.count, p.first), p.buf)
+	if err != nil {
+		l.failed.Add(uint64(p.count))
+		l.log.Warn("write audit entries", "count", p.count, "err", err)
+	} else {
+		l.written.Add(uint64(p.count))
+	}
+	// The store keeps its own copy of the value (the command encodes it).
+	p.count = 0
+}
+
+// writeBatch stores one encoded batch under key.
+func (l *Log) writeBatch(parent context.Context, key string, value []byte) error {
+	op, err := l.ns.AppendOp(key, value)
 	if err != nil {
 		return err
 	}

@@ -134,6 +134,15 @@ func TestBatchesStayUnderTheValueThreshold(t *testing.T) {
 			t.Fatal(err)
 		}
 		count += m.count
+		entries, err := decodeBatch(kv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j, e := range entries {
+			if want := kv.ModRevision*idSpan + int64(j); e.ID != want {
+				t.Fatalf("batch %s entry %d: id %d, want %d (its place in its own batch)", kv.Key, j, e.ID, want)
+			}
+		}
 	}
 	if got := all(t, l); count != n || len(got) != n || got[0].Target != fmt.Sprintf("/t/%d", n-1) {
 		t.Fatalf("keys count %d entries, listing has %d starting at %s; want %d from /t/%d", count, len(got), got[0].Target, n, n-1)
