@@ -44,7 +44,8 @@ func (l *Log) Middleware(next http.Handler) http.Handler {
 		}
 		start := time.Now()
 		s := &slot{}
-		r = r.WithContext(context.WithValue(r.Context(), slotKey{}, s))
+		// The session check inside reuses Identify's.
+		r = r.WithContext(context.WithValue(auth.WithSessionMemo(r.Context()), slotKey{}, s))
 		b, counted := peekBody(r)
 		// Who is asking is settled before the handler runs: a logout
 		// revokes the very session that names its caller.

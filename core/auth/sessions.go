@@ -122,6 +122,20 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Principal, e
 	if !s.cfg.Enabled {
 		return &Principal{Username: "anonymous", Roles: []Role{RoleAdmin}, Superuser: true}, nil
 	}
+	memo := memoFrom(ctx)
+	if memo != nil && token != "" {
+		if p := memo.get(token); p != nil {
+			return p, nil
+		}
+	}
+	p, err := s.authenticate(ctx, token)
+	if err == nil && memo != nil {
+		memo.put(token, p)
+	}
+	return p, err
+}
+
+func (s *Service) authenticate(ctx context.Context, token string) (*Principal, error) {
 	sess, err := s.lookup(ctx, token)
 	if err != nil {
 		return nil, err
