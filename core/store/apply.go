@@ -306,7 +306,7 @@ func (b *batch) deletePrefix(index uint64, ev *eventSeq, op *Op) (OpResult, erro
 
 func (b *batch) event(index uint64, ev *eventSeq, ns string, t EventType, key []byte, rec *record) error {
 	e := badger.NewEntry(eventKey(ns, int64(index), ev.next()), encodeEvent(t, key, rec))
-	b.sm.marks.note(ns, int64(index))
+	b.sm.marks.note(ns, key, int64(index))
 	return b.wb.SetEntryAt(e, index)
 }
 

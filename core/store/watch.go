@@ -56,13 +56,14 @@ func (n *Namespace) watchLoop(ctx context.Context, prefix []byte, next int64, ou
 	for {
 		changed := n.s.node.AppliedNotify()
 		cur := sm.revision()
-		if cur >= next && next >= sm.compacted.Load() && !sm.marks.mayHaveAfter(n.name, next-1) {
-			// Nothing was written to this namespace since next: skip
+		if cur >= next && next >= sm.compacted.Load() && !sm.marks.mayHaveAfter(n.name, prefix, next-1) {
+			// Nothing was written under this prefix since next: skip
 			// the read (a read below the compacted revision still runs,
 			// to report it).
 			next = cur + 1
 		}
 		if cur >= next {
+			sm.marks.watchReads.Add(1)
 			var evs []Event
 			err := sm.events(n.name, prefix, next-1, cur, func(ev Event) bool {
 				// Responses split only between revisions, so a watcher
