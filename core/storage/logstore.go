@@ -251,7 +251,8 @@ func (s *LogStore) Fsyncs() (count uint64, total time.Duration) {
 }
 
 // Size reports the on-disk size of the log: its segments, preallocated
-// space included.
+// space included. The spare segment prepared for the next rollover (at
+// most one segment's size more on disk) is not counted.
 func (s *LogStore) Size() int64 { return s.wal.size.Load() }
 
 // Close syncs and closes the log.

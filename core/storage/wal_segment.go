@@ -93,25 +93,48 @@ func listSegments(dir string) ([]*segment, error) {
 	return segs, nil
 }
 
-// createSegment writes a new segment: preallocated to size, holding head
-// (the records every segment starts with), synced, then renamed into place
-// and the directory synced. A crash before the rename leaves a .tmp file
-// that listSegments removes. The returned file is open for writing at
-// len(head).
-func createSegment(dir string, seq, first uint64, size int64, head []byte) (*segment, *os.File, error) {
+// createSegment writes a new segment on the caller's goroutine: a .tmp
+// file preallocated to size and, when fill, filled with zeros (zeroFill),
+// then installed by installSegment. A new log's first segment comes from
+// it filled; a rollover that finds no spare ready (wal_spare.go) uses it
+// unfilled. The returned file is open for writing at len(head).
+func createSegment(dir string, seq, first uint64, size int64, head []byte, fill bool) (*segment, *os.File, error) {
 	path := filepath.Join(dir, segmentName(seq, first))
 	tmp := strings.TrimSuffix(path, segmentExt) + segmentTmpExt
 	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("create segment %s: %w", filepath.Base(path), err)
 	}
-	fail := func(err error) (*segment, *os.File, error) {
+	err = preallocate(f, size)
+	if err == nil && fill {
+		err = zeroFill(f, 0, size, nil)
+	}
+	if err != nil {
 		f.Close()
 		os.Remove(tmp)
 		return nil, nil, fmt.Errorf("create segment %s: %w", filepath.Base(path), err)
 	}
-	if err := preallocate(f, size); err != nil {
-		return fail(err)
+	seg, err := installSegment(dir, f, seq, first, head)
+	if err != nil {
+		return nil, nil, err
+	}
+	return seg, f, nil
+}
+
+// installSegment makes f, a preallocated .tmp file in dir, the segment seq:
+// it writes head (the records every segment starts with) at its start,
+// syncs it, renames it into place and syncs the directory. A crash before
+// the rename leaves a .tmp file that listSegments removes; one after it
+// leaves a segment holding at least its head. On failure f is closed (and
+// removed when not yet renamed); on success it stays open for writing at
+// len(head).
+func installSegment(dir string, f *os.File, seq, first uint64, head []byte) (*segment, error) {
+	path := filepath.Join(dir, segmentName(seq, first))
+	tmp := f.Name()
+	fail := func(err error) (*segment, error) {
+		f.Close()
+		os.Remove(tmp)
+		return nil, fmt.Errorf("create segment %s: %w", filepath.Base(path), err)
 	}
 	if len(head) > 0 {
 		if _, err := f.WriteAt(head, 0); err != nil {
@@ -126,13 +149,14 @@ func createSegment(dir string, seq, first uint64, size int64, head []byte) (*seg
 	}
 	if err := syncDir(dir); err != nil {
 		f.Close()
-		return nil, nil, fmt.Errorf("create segment %s: %w", filepath.Base(path), err)
+		return nil, fmt.Errorf("create segment %s: %w", filepath.Base(path), err)
 	}
-	return &segment{seq: seq, first: first, path: path}, f, nil
+	return &segment{seq: seq, first: first, path: path}, nil
 }
 
 // repairTail cuts a torn tail off the last segment: everything from off
-// on becomes zeros again (truncate, then preallocate anew), durably.
+// on becomes zeros again (truncate, preallocate anew, then write real
+// zeros as createSegment does), durably.
 func repairTail(path string, off, size int64) error {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
@@ -143,6 +167,9 @@ func repairTail(path string, off, size int64) error {
 		return err
 	}
 	if err := preallocate(f, size); err != nil {
+		return err
+	}
+	if err := zeroFill(f, off, size, nil); err != nil {
 		return err
 	}
 	return f.Sync()

@@ -9,8 +9,9 @@ import (
 )
 
 // fdatasync flushes a segment's data and only the metadata needed to read
-// it back (not its timestamps): segments are preallocated, so a write
-// inside one does not change its size and the flush is one data write.
+// it back (not its timestamps): segments are preallocated and filled with
+// zeros, so a write inside one changes neither its size nor its extents
+// and the flush is one data write.
 func fdatasync(f *os.File) error {
 	rc, err := f.SyscallConn()
 	if err != nil {
@@ -35,7 +36,8 @@ func fdatasync(f *os.File) error {
 
 // preallocate reserves size bytes of zeros for f so appends neither grow
 // the file nor allocate blocks on the write path. File systems without
-// fallocate get a sparse file of that size instead.
+// fallocate get a sparse file of that size instead. The reserved blocks
+// are unwritten extents until zeroFill writes them.
 func preallocate(f *os.File, size int64) error {
 	fi, err := f.Stat()
 	if err != nil {

@@ -106,8 +106,8 @@ func TestWALRoundTrip(t *testing.T) {
 	if n, _ := s.Fsyncs(); n != 5 {
 		t.Fatalf("fsyncs %d after an unsynced Save", n)
 	}
-	if s.Size() < defaultSegmentSize {
-		t.Fatalf("size %d, want at least the preallocated segment", s.Size())
+	if s.Size() < firstSegmentSize {
+		t.Fatalf("size %d, want at least the preallocated first segment", s.Size())
 	}
 	s = reopen(t, s, dir)
 	defer s.Close()
