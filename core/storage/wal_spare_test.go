@@ -87,16 +87,8 @@ func TestWALRolloverUsesSpare(t *testing.T) {
 	if got := spareFiles(t, dir); len(got) != 0 {
 		t.Fatalf("spares %v in a new log, want none before the segment is half full", got)
 	}
-	var want []raftpb.Entry
-	i := uint64(0)
-	save := func() {
-		i++
-		e := payloadEnts(1, i, i)
-		want = append(want, e...)
-		if err := s.Save(raftpb.HardState{Term: 1, Vote: 1, Commit: i}, e, true); err != nil {
-			t.Fatal(err)
-		}
-	}
+	var w oneAtATime
+	save := func() { w.save(t, s) }
 	for round := 0; round < 3; round++ {
 		for !s.wal.asked() {
 			save()
@@ -137,7 +129,7 @@ func TestWALRolloverUsesSpare(t *testing.T) {
 	}
 	s = openSmall(t, dir, size)
 	defer s.Close()
-	checkEnts(t, s, want)
+	checkEnts(t, s, w.want)
 }
 
 // With no spare ready the rollover creates its segment inline, and the
@@ -146,16 +138,8 @@ func TestWALRolloverWithoutSpare(t *testing.T) {
 	dir := t.TempDir()
 	s := openSmall(t, dir, 4<<10)
 	defer s.Close()
-	var want []raftpb.Entry
-	i := uint64(0)
-	save := func() {
-		i++
-		e := payloadEnts(1, i, i)
-		want = append(want, e...)
-		if err := s.Save(raftpb.HardState{Term: 1, Commit: i}, e, true); err != nil {
-			t.Fatal(err)
-		}
-	}
+	var w oneAtATime
+	save := func() { w.save(t, s) }
 	_, filling := holdSpares(t, s.wal)
 	for !s.wal.asked() {
 		save()
@@ -175,7 +159,7 @@ func TestWALRolloverWithoutSpare(t *testing.T) {
 		t.Fatalf("%d segments, want %d: the new segment did not ask for a spare at half full", n, before+1)
 	}
 	s = reopen(t, s, dir)
-	checkEnts(t, s, want)
+	checkEnts(t, s, w.want)
 }
 
 // Close while a spare is being filled stops the goroutine in its current
@@ -204,12 +188,7 @@ func TestWALCloseWhileSpareFills(t *testing.T) {
 	default:
 		t.Fatal("spare goroutine still running after Close")
 	}
-	if got := spareFiles(t, dir); len(got) != 0 {
-		t.Fatalf("spares %v left after Close", got)
-	}
-	if open := openFiles(t, dir); len(open) != 0 {
-		t.Fatalf("files left open after Close: %v", open)
-	}
+	checkNothingLeft(t, dir)
 }
 
 // Close with a spare ready removes it too; the goroutine is gone.
@@ -223,12 +202,7 @@ func TestWALCloseWithSpareReady(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-p.done
-	if got := spareFiles(t, dir); len(got) != 0 {
-		t.Fatalf("spares %v left after Close", got)
-	}
-	if open := openFiles(t, dir); len(open) != 0 {
-		t.Fatalf("files left open after Close: %v", open)
-	}
+	checkNothingLeft(t, dir)
 }
 
 // A crash leaves spares behind: a ready one, one half filled and one
@@ -393,4 +367,32 @@ func TestWALFirstSegmentSmaller(t *testing.T) {
 		defer s.Close()
 		checkEnts(t, s, want)
 	})
+}
+
+// checkNothingLeft fails when a closed log left a spare in dir or a file
+// of dir open.
+func checkNothingLeft(t *testing.T, dir string) {
+	t.Helper()
+	if got := spareFiles(t, dir); len(got) != 0 {
+		t.Fatalf("spares %v left after Close", got)
+	}
+	if open := openFiles(t, dir); len(open) != 0 {
+		t.Fatalf("files left open after Close: %v", open)
+	}
+}
+
+// oneAtATime saves one entry per synced Save, remembering what it saved.
+type oneAtATime struct {
+	want []raftpb.Entry
+	i    uint64
+}
+
+func (w *oneAtATime) save(t *testing.T, s *LogStore) {
+	t.Helper()
+	w.i++
+	e := payloadEnts(1, w.i, w.i)
+	w.want = append(w.want, e...)
+	if err := s.Save(raftpb.HardState{Term: 1, Commit: w.i}, e, true); err != nil {
+		t.Fatal(err)
+	}
 }
