@@ -152,8 +152,11 @@ func (t *transport) serve(c net.Conn) error {
 	}
 	switch kind {
 	case connMessages:
+		var buf []byte
 		for {
-			m, err := readFrame(br)
+			var m raftpb.Message
+			var err error
+			m, buf, err = readFrameInto(br, buf)
 			if err != nil {
 				return err
 			}
@@ -179,23 +182,34 @@ func (t *transport) serve(c net.Conn) error {
 }
 
 func readFrame(r io.Reader) (raftpb.Message, error) {
+	m, _, err := readFrameInto(r, nil)
+	return m, err
+}
+
+// readFrameInto reads one frame into buf, grown as needed and returned for
+// the next frame: decoding copies every byte the message keeps, so one
+// buffer serves a whole connection.
+func readFrameInto(r io.Reader, buf []byte) (raftpb.Message, []byte, error) {
 	var hdr [4]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
-		return raftpb.Message{}, err
+		return raftpb.Message{}, buf, err
 	}
 	n := binary.BigEndian.Uint32(hdr[:])
 	if n > maxFrame {
-		return raftpb.Message{}, fmt.Errorf("frame of %d bytes exceeds %d", n, maxFrame)
+		return raftpb.Message{}, buf, fmt.Errorf("frame of %d bytes exceeds %d", n, maxFrame)
 	}
-	buf := make([]byte, n)
+	if uint32(cap(buf)) < n {
+		buf = make([]byte, n)
+	}
+	buf = buf[:n]
 	if _, err := io.ReadFull(r, buf); err != nil {
-		return raftpb.Message{}, err
+		return raftpb.Message{}, buf, err
 	}
 	var m raftpb.Message
 	if err := m.Unmarshal(buf); err != nil {
-		return raftpb.Message{}, fmt.Errorf("decode message: %w", err)
+		return raftpb.Message{}, buf, fmt.Errorf("decode message: %w", err)
 	}
-	return m, nil
+	return m, buf, nil
 }
 
 func writeFrame(w io.Writer, m *raftpb.Message, scratch []byte) ([]byte, error) {

@@ -126,3 +126,33 @@ func TestTransportRefusesMisaddressedConnections(t *testing.T) {
 		t.Fatal("oversized frame accepted")
 	}
 }
+
+// Frames of one connection share a read buffer: a message already handed
+// on keeps its own bytes when later frames (shorter and longer) reuse it.
+func TestReadFrameIntoReusesBuffer(t *testing.T) {
+	msg := func(data string, ctxBytes string) raftpb.Message {
+		return raftpb.Message{Type: raftpb.MsgApp, From: 1, To: 2, Context: []byte(ctxBytes),
+			Entries: []raftpb.Entry{{Index: 7, Term: 1, Data: []byte(data)}}}
+	}
+	sent := []raftpb.Message{msg("first entry, long enough", "c1"), msg("2nd", "c2"), msg(string(bytes.Repeat([]byte("x"), 4096)), "c3")}
+	var wire bytes.Buffer
+	for i := range sent {
+		if _, err := writeFrame(&wire, &sent[i], nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var buf []byte
+	var got []raftpb.Message
+	for range sent {
+		m, b, err := readFrameInto(&wire, buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, buf = append(got, m), b
+	}
+	for i := range sent {
+		if string(got[i].Entries[0].Data) != string(sent[i].Entries[0].Data) || string(got[i].Context) != string(sent[i].Context) {
+			t.Fatalf("message %d changed after later frames reused the buffer: data %.20q context %q", i, got[i].Entries[0].Data, got[i].Context)
+		}
+	}
+}
