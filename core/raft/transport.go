@@ -34,8 +34,13 @@ const (
 
 	maxFrame      = 64 << 20
 	peerQueueSize = 4096
-	dialTimeout   = time.Second
-	redialBackoff = 100 * time.Millisecond
+	// propQueueSize bounds forwarded proposals waiting to be stepped.
+	propQueueSize = 1024
+	// propStepTimeout bounds how long a forwarded proposal waits for
+	// raft to take it (raft takes none while it knows no leader).
+	propStepTimeout = time.Second
+	dialTimeout     = time.Second
+	redialBackoff   = 100 * time.Millisecond
 )
 
 var handshakeMagic = []byte("TRL1")
@@ -68,6 +73,10 @@ type transport struct {
 	peersMu sync.RWMutex
 	peers   map[uint64]*peer
 
+	// props carries forwarded proposals (MsgProp) off the connections
+	// that brought them; see stepProposals.
+	props chan raftpb.Message
+
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -78,6 +87,7 @@ func newTransport(id uint64, logger *slog.Logger, h transportHandler, serverTLS,
 	return &transport{
 		id: id, logger: logger, h: h, serverTLS: serverTLS, clientTLS: clientTLS,
 		conn: map[net.Conn]struct{}{}, peers: map[uint64]*peer{}, ctx: ctx, cancel: cancel,
+		props: make(chan raftpb.Message, propQueueSize),
 	}
 }
 
@@ -93,9 +103,44 @@ func (t *transport) listen(addr string, ln net.Listener) error {
 		ln = tls.NewListener(ln, t.serverTLS)
 	}
 	t.ln = ln
-	t.wg.Add(1)
+	t.wg.Add(2)
 	go t.accept()
+	go t.stepProposals()
 	return nil
+}
+
+// stepProposals steps forwarded proposals on a goroutine of their own. Raft
+// takes a proposal only while it knows a leader; stepped on the connection
+// that brought it, a proposal forwarded to a member that has just
+// restarted held up everything behind it on that connection, the new
+// leader's heartbeats included, so the member never learned the leader
+// and raft never took the proposal (etcd's rafthttp separates them the
+// same way). A proposal raft does not take within propStepTimeout is
+// dropped; its proposer times out as for any lost proposal.
+func (t *transport) stepProposals() {
+	defer t.wg.Done()
+	for {
+		select {
+		case m := <-t.props:
+			ctx, cancel := context.WithTimeout(t.ctx, propStepTimeout)
+			if err := t.h.step(ctx, m); err != nil && t.ctx.Err() == nil {
+				t.logger.Debug("forwarded proposal dropped", "from", m.From, "err", err)
+			}
+			cancel()
+		case <-t.ctx.Done():
+			return
+		}
+	}
+}
+
+// queueProposal hands a forwarded proposal to stepProposals, dropping it
+// when too many wait.
+func (t *transport) queueProposal(m raftpb.Message) {
+	select {
+	case t.props <- m:
+	default:
+		t.logger.Debug("forwarded proposal dropped: queue full", "from", m.From)
+	}
 }
 
 func (t *transport) addr() string {
@@ -159,6 +204,10 @@ func (t *transport) serve(c net.Conn) error {
 			m, buf, err = readFrameInto(br, buf)
 			if err != nil {
 				return err
+			}
+			if m.Type == raftpb.MsgProp {
+				t.queueProposal(m)
+				continue
 			}
 			if err := t.h.step(t.ctx, m); err != nil {
 				return err

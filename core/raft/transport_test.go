@@ -156,3 +156,52 @@ func TestReadFrameIntoReusesBuffer(t *testing.T) {
 		}
 	}
 }
+
+// propBlocker is a recorder whose raft takes no proposal (it knows no
+// leader) until release is closed.
+type propBlocker struct {
+	recorder
+	release chan struct{}
+}
+
+func (p *propBlocker) step(ctx context.Context, m raftpb.Message) error {
+	if m.Type == raftpb.MsgProp {
+		select {
+		case <-p.release:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return p.recorder.step(ctx, m)
+}
+
+// A proposal forwarded to a member that takes none (it knows no leader)
+// must not hold up the messages behind it on the same connection: the
+// leader's heartbeat is how that member learns there is a leader again.
+func TestTransportProposalDoesNotBlockTheConnection(t *testing.T) {
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	recv := &propBlocker{release: make(chan struct{})}
+	b := newTransport(2, quiet, recv, nil, nil)
+	if err := b.listen("127.0.0.1:0", nil); err != nil {
+		t.Fatal(err)
+	}
+	defer b.close()
+	a := newTransport(1, quiet, &recorder{}, nil, nil)
+	defer a.close()
+	a.setPeer(2, b.addr())
+
+	a.send([]raftpb.Message{
+		{Type: raftpb.MsgProp, From: 1, To: 2, Entries: []raftpb.Entry{{Data: []byte("p")}}},
+		{Type: raftpb.MsgHeartbeat, From: 1, To: 2, Term: 5},
+	})
+	waitFor(t, "the heartbeat behind a proposal raft does not take", func() bool { n, _ := recv.count(); return n == 1 })
+	recv.mu.Lock()
+	first := recv.msgs[0]
+	recv.mu.Unlock()
+	if first.Type != raftpb.MsgHeartbeat {
+		t.Fatalf("first message delivered: %v, want the heartbeat", first.Type)
+	}
+	// Once raft takes proposals again, a waiting one is delivered.
+	close(recv.release)
+	waitFor(t, "the proposal once raft takes it", func() bool { n, _ := recv.count(); return n == 2 })
+}
