@@ -61,16 +61,8 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 func TestTransportDeliversMessagesAndSnapshots(t *testing.T) {
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	recv := &recorder{}
-	b := newTransport(2, quiet, recv, nil, nil)
-	if err := b.listen("127.0.0.1:0", nil); err != nil {
-		t.Fatal(err)
-	}
-	defer b.close()
-	a := newTransport(1, quiet, &recorder{}, nil, nil)
-	defer a.close()
-	a.setPeer(2, b.addr())
+	a := sender(t, recv)
 
 	var batch []raftpb.Message
 	for i := 0; i < 1000; i++ {
@@ -179,16 +171,8 @@ func (p *propBlocker) step(ctx context.Context, m raftpb.Message) error {
 // must not hold up the messages behind it on the same connection: the
 // leader's heartbeat is how that member learns there is a leader again.
 func TestTransportProposalDoesNotBlockTheConnection(t *testing.T) {
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	recv := &propBlocker{release: make(chan struct{})}
-	b := newTransport(2, quiet, recv, nil, nil)
-	if err := b.listen("127.0.0.1:0", nil); err != nil {
-		t.Fatal(err)
-	}
-	defer b.close()
-	a := newTransport(1, quiet, &recorder{}, nil, nil)
-	defer a.close()
-	a.setPeer(2, b.addr())
+	a := sender(t, recv)
 
 	a.send([]raftpb.Message{
 		{Type: raftpb.MsgProp, From: 1, To: 2, Entries: []raftpb.Entry{{Data: []byte("p")}}},
@@ -204,4 +188,20 @@ func TestTransportProposalDoesNotBlockTheConnection(t *testing.T) {
 	// Once raft takes proposals again, a waiting one is delivered.
 	close(recv.release)
 	waitFor(t, "the proposal once raft takes it", func() bool { n, _ := recv.count(); return n == 2 })
+}
+
+// sender starts node 2's transport delivering to recv and returns node 1's,
+// connected to it; both close at the end of the test.
+func sender(t *testing.T, recv transportHandler) *transport {
+	t.Helper()
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	b := newTransport(2, quiet, recv, nil, nil)
+	if err := b.listen("127.0.0.1:0", nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.close)
+	a := newTransport(1, quiet, &recorder{}, nil, nil)
+	t.Cleanup(a.close)
+	a.setPeer(2, b.addr())
+	return a
 }
