@@ -110,25 +110,28 @@ func parseBatchKey(key string) (batchMeta, error) {
 }
 
 // encodeBatch is the stored form of a batch: a JSON array of its entries,
-// oldest first.
+// oldest first, compressed (codec.go).
 func encodeBatch(entries []stored) ([]byte, error) {
 	b, err := json.Marshal(entries)
 	if err != nil {
 		return nil, fmt.Errorf("audit: encode batch: %w", err)
 	}
-	return b, nil
+	return compressBatch(b), nil
 }
 
 // decodeBatch reads a stored batch (or a single entry of the older layout)
 // and derives each entry's id from the revision that wrote it.
 func decodeBatch(kv *store.KV) ([]Entry, error) {
+	raw, err := batchJSON(kv.Value)
+	if err != nil {
+		return nil, fmt.Errorf("audit: decode %s: %w", kv.Key, err)
+	}
 	var batch []stored
-	var err error
-	if len(kv.Value) > 0 && kv.Value[0] == '{' {
+	if len(raw) > 0 && raw[0] == '{' {
 		batch = make([]stored, 1)
-		err = json.Unmarshal(kv.Value, &batch[0])
+		err = json.Unmarshal(raw, &batch[0])
 	} else {
-		err = json.Unmarshal(kv.Value, &batch)
+		err = json.Unmarshal(raw, &batch)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("audit: decode %s: %w", kv.Key, err)

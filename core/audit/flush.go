@@ -120,14 +120,13 @@ func (l *Log) commit(parent context.Context, p *batchWriter) {
 		return
 	}
 	p.buf = append(p.buf, ']')
-	err := l.writeBatch(parent, batchKey(p.last, l.opts.NodeID, p.count, p.first), p.buf)
+	err := l.writeBatch(parent, batchKey(p.last, l.opts.NodeID, p.count, p.first), compressBatch(p.buf))
 	if err != nil {
 		l.failed.Add(uint64(p.count))
 		l.log.Warn("write audit entries", "count", p.count, "err", err)
 	} else {
 		l.written.Add(uint64(p.count))
 	}
-	// The store keeps its own copy of the value (the command encodes it).
 	p.count = 0
 }
 

@@ -76,7 +76,8 @@ func all(t *testing.T, l *Log) []Entry {
 	return p.Entries
 }
 
-// rawValues returns every stored byte of the namespace.
+// rawValues returns every stored byte of the namespace, batches inflated
+// (a secret must not hide in compressed form either).
 func rawValues(t *testing.T, l *Log) [][]byte {
 	t.Helper()
 	res, err := l.ns.List(ctx(t), "", store.ListOptions{})
@@ -85,7 +86,11 @@ func rawValues(t *testing.T, l *Log) [][]byte {
 	}
 	var out [][]byte
 	for _, kv := range res.KVs {
-		out = append(out, []byte(kv.Key), kv.Value)
+		raw, err := batchJSON(kv.Value)
+		if err != nil {
+			t.Fatalf("%s: %v", kv.Key, err)
+		}
+		out = append(out, []byte(kv.Key), raw)
 	}
 	return out
 }
