@@ -66,6 +66,7 @@ type Node struct {
 	waits  *waitList
 	ids    *idGen
 	reads  *readBatcher
+	props  *proposalBatcher
 	leadCh *broadcast // notified when the known leader changes
 	applCh *broadcast // notified after each apply
 
@@ -114,6 +115,7 @@ func Start(cfg Config, log *storage.LogStore, sm StateMachine) (*Node, error) {
 	n.runtimeCtx, n.cancelRun = context.WithCancel(context.Background())
 	n.deadlines = newSharedDeadlines(n.runtimeCtx, cfg.RequestTimeout)
 	n.reads = newReadBatcher(n)
+	n.props = newProposalBatcher(n)
 	if err := n.prepare(); err != nil {
 		if cfg.Listener != nil {
 			cfg.Listener.Close()
@@ -133,6 +135,7 @@ func Start(cfg Config, log *storage.LogStore, sm StateMachine) (*Node, error) {
 	n.lastTick.Store(time.Now().UnixNano())
 	go n.run()
 	go n.reads.run()
+	go n.props.run()
 	return n, nil
 }
 

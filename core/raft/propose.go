@@ -60,9 +60,10 @@ func ctxErr(ctx context.Context) error {
 
 // Propose replicates data and returns the state machine's result for it once
 // it is committed and applied on this node. Any node may propose; raft
-// forwards a follower's proposal to the leader.
+// forwards a follower's proposal to the leader. Proposals made together
+// reach raft together (proposalBatcher).
 func (n *Node) Propose(ctx context.Context, data []byte) (any, error) {
-	rctx, expired := n.bound(ctx)
+	_, expired := n.bound(ctx)
 	if err := n.waitLeader(ctx, expired); err != nil {
 		n.m.proposalsFailed.Inc()
 		return nil, err
@@ -72,15 +73,13 @@ func (n *Node) Propose(ctx context.Context, data []byte) (any, error) {
 	binary.BigEndian.PutUint64(buf, id)
 	copy(buf[8:], data)
 	ch := n.waits.register(id)
-	// raft takes the proposal at once while there is a leader; rctx bounds
-	// the hand-over when leadership is lost meanwhile.
-	if err := n.rn.Propose(rctx, buf); err != nil {
-		n.waits.cancel(id)
-		n.m.proposalsFailed.Inc()
-		return nil, n.proposeErr(rctx, err)
-	}
+	n.props.add(buf)
 	select {
 	case v := <-ch:
+		if f, ok := v.(notTaken); ok {
+			n.m.proposalsFailed.Inc()
+			return nil, f.err
+		}
 		n.m.proposalsCommited.Inc()
 		if err, ok := v.(error); ok {
 			return nil, err
