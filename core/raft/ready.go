@@ -61,7 +61,7 @@ func (n *Node) handleReady(rd etcdraft.Ready) error {
 	if leader {
 		var early []raftpb.Message
 		early, afterSave = splitEarly(rd.Messages)
-		n.tr.send(early)
+		n.tr.send(coalesce(early))
 	}
 	if !etcdraft.IsEmptySnap(rd.Snapshot) {
 		if err := n.installSnapshot(rd.Snapshot); err != nil {
@@ -90,9 +90,9 @@ func (n *Node) handleReady(rd etcdraft.Ready) error {
 	}
 	failpoint.Hit("raftAfterSave")
 	if leader {
-		n.tr.send(afterSave)
+		n.tr.send(coalesce(afterSave))
 	} else {
-		n.tr.send(rd.Messages)
+		n.tr.send(coalesce(rd.Messages))
 	}
 	if len(rd.ReadStates) > 0 {
 		n.reads.deliver(rd.ReadStates)
