@@ -102,6 +102,9 @@ func TestOpsHashKVDetectsCorruption(t *testing.T) {
 	testnode.Eventually(t, 10*time.Second, "writes are accepted after the disarm", func() bool {
 		return c.put(2, "/corrupt/c", "charlie").status == http.StatusOK
 	})
+	// The alarm list is each member's applied state: node 3 answers for
+	// the disarm once it has applied as far as the write that passed.
+	c.waitApplied()
 	if a := c.alarms(3); len(a) != 0 {
 		t.Fatalf("alarms after the disarm: %v", a)
 	}
