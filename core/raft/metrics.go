@@ -13,7 +13,6 @@ type metrics struct {
 	appliedIndex      prometheus.Gauge
 	snapshots         prometheus.Counter
 	readIndexBatches  prometheus.Counter
-	proposalBatches   prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -27,11 +26,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		appliedIndex:      prometheus.NewGauge(prometheus.GaugeOpts{Name: "trellis_raft_applied_index", Help: "Last applied raft index."}),
 		snapshots:         prometheus.NewCounter(prometheus.CounterOpts{Name: "trellis_raft_snapshots_total", Help: "Raft snapshots taken or installed."}),
 		readIndexBatches:  prometheus.NewCounter(prometheus.CounterOpts{Name: "trellis_raft_read_index_batches_total", Help: "ReadIndex rounds; each serves a batch of linearizable reads."}),
-		proposalBatches:   prometheus.NewCounter(prometheus.CounterOpts{Name: "trellis_raft_proposal_batches_total", Help: "Batches of proposals handed to raft; each carries every proposal made while raft took the previous one."}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.term, m.isLeader, m.leaderChanges, m.proposalsCommited, m.proposalsFailed,
-			m.applyLag, m.appliedIndex, m.snapshots, m.readIndexBatches, m.proposalBatches)
+			m.applyLag, m.appliedIndex, m.snapshots, m.readIndexBatches)
 	}
 	return m
 }

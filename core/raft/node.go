@@ -66,7 +66,6 @@ type Node struct {
 	waits  *waitList
 	ids    *idGen
 	reads  *readBatcher
-	props  *proposalBatcher
 	leadCh *broadcast // notified when the known leader changes
 	applCh *broadcast // notified after each apply
 
@@ -115,7 +114,6 @@ func Start(cfg Config, log *storage.LogStore, sm StateMachine) (*Node, error) {
 	n.runtimeCtx, n.cancelRun = context.WithCancel(context.Background())
 	n.deadlines = newSharedDeadlines(n.runtimeCtx, cfg.RequestTimeout)
 	n.reads = newReadBatcher(n)
-	n.props = newProposalBatcher(n)
 	if err := n.prepare(); err != nil {
 		if cfg.Listener != nil {
 			cfg.Listener.Close()
@@ -135,7 +133,6 @@ func Start(cfg Config, log *storage.LogStore, sm StateMachine) (*Node, error) {
 	n.lastTick.Store(time.Now().UnixNano())
 	go n.run()
 	go n.reads.run()
-	go n.props.run()
 	return n, nil
 }
 

@@ -60,10 +60,9 @@ func ctxErr(ctx context.Context) error {
 
 // Propose replicates data and returns the state machine's result for it once
 // it is committed and applied on this node. Any node may propose; raft
-// forwards a follower's proposal to the leader. Proposals made together
-// reach raft together (proposalBatcher).
+// forwards a follower's proposal to the leader.
 func (n *Node) Propose(ctx context.Context, data []byte) (any, error) {
-	_, expired := n.bound(ctx)
+	rctx, expired := n.bound(ctx)
 	if err := n.waitLeader(ctx, expired); err != nil {
 		n.m.proposalsFailed.Inc()
 		return nil, err
@@ -73,13 +72,15 @@ func (n *Node) Propose(ctx context.Context, data []byte) (any, error) {
 	binary.BigEndian.PutUint64(buf, id)
 	copy(buf[8:], data)
 	ch := n.waits.register(id)
-	n.props.add(buf)
+	// raft takes the proposal at once while there is a leader; rctx bounds
+	// the hand-over when leadership is lost meanwhile.
+	if err := n.rn.Propose(rctx, buf); err != nil {
+		n.waits.cancel(id)
+		n.m.proposalsFailed.Inc()
+		return nil, n.proposeErr(rctx, err)
+	}
 	select {
 	case v := <-ch:
-		if f, ok := v.(notTaken); ok {
-			n.m.proposalsFailed.Inc()
-			return nil, f.err
-		}
 		n.m.proposalsCommited.Inc()
 		if err, ok := v.(error); ok {
 			return nil, err
