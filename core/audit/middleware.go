@@ -159,6 +159,19 @@ func SetParams(ctx context.Context, params map[string]any) {
 	s.mu.Unlock()
 }
 
+// SetParamsJSON is SetParams for params the caller has already encoded as
+// a JSON object, for a handler on a hot path (a KV put) that would
+// otherwise build a map only to have it marshalled.
+func SetParamsJSON(ctx context.Context, params []byte) {
+	s, ok := ctx.Value(slotKey{}).(*slot)
+	if !ok || !json.Valid(params) {
+		return
+	}
+	s.mu.Lock()
+	s.params = string(params)
+	s.mu.Unlock()
+}
+
 // Skip leaves the request out of the audit log: for a POST that changes
 // nothing (etcdmonitor's connect, a validation), which the log would
 // otherwise record as a mutation. A panic is recorded regardless.

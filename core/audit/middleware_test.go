@@ -348,3 +348,33 @@ func TestKeysUniqueAndOrdered(t *testing.T) {
 		t.Fatalf("batch key round trip: %+v, %v", m, err)
 	}
 }
+
+// A handler's own encoded params replace the request's; anything but a
+// JSON object leaves the request's in place.
+func TestSetParamsJSON(t *testing.T) {
+	l := newLog(t, Options{})
+	r := chi.NewRouter()
+	r.Use(l.Middleware)
+	r.Post("/own/{params}", func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		SetParamsJSON(r.Context(), []byte(chi.URLParam(r, "params")))
+	})
+	srv := httptest.NewServer(r)
+	t.Cleanup(srv.Close)
+	for _, p := range []string{`{"ttl":5}`, `{"ttl":`} {
+		if code := send(t, http.MethodPost, srv.URL+"/own/"+url.PathEscape(p), "application/json", strings.NewReader(`{"v":1}`)); code != 200 {
+			t.Fatalf("POST %s: %d", p, code)
+		}
+	}
+	waitTotal(t, l, 2)
+	got := map[string]string{}
+	for _, e := range all(t, l) {
+		got[e.Target] = e.Params
+	}
+	if p := got["/own/"+`{"ttl":5}`]; p != `{"ttl":5}` {
+		t.Errorf("valid params recorded as %q", p)
+	}
+	if p := got["/own/"+`{"ttl":`]; !strings.Contains(p, `"v":1`) {
+		t.Errorf("invalid params: recorded %q, want the request body's", p)
+	}
+}

@@ -2,6 +2,7 @@ package kv
 
 import (
 	"net/http"
+	"strconv"
 
 	"github.com/trellis-cp/trellis/core/audit"
 )
@@ -11,14 +12,25 @@ import (
 // the TTL and tab of a KV write, too).
 func auditPut(r *http.Request, req *PutRequest) {
 	audit.SetTarget(r.Context(), req.Key)
-	params := map[string]any{"ttl": req.TTL, "value_bytes": len(req.Value)}
-	if req.Dir {
-		params["dir"] = true
-	}
+	audit.SetParamsJSON(r.Context(), putParams(req))
+}
+
+// putParams is the object json.Marshal makes of a put's audited fields
+// (keys sorted), built without a map on every put.
+func putParams(req *PutRequest) []byte {
+	b := make([]byte, 0, 80)
+	b = append(b, '{')
 	if req.PrevValue != nil || req.PrevVersion != nil {
-		params["compare_and_swap"] = true
+		b = append(b, `"compare_and_swap":true,`...)
 	}
-	audit.SetParams(r.Context(), params)
+	if req.Dir {
+		b = append(b, `"dir":true,`...)
+	}
+	b = append(b, `"ttl":`...)
+	b = strconv.AppendInt(b, req.TTL, 10)
+	b = append(b, `,"value_bytes":`...)
+	b = strconv.AppendInt(b, int64(len(req.Value)), 10)
+	return append(b, '}')
 }
 
 func auditDelete(r *http.Request, req *DeleteRequest) {

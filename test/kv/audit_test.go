@@ -1,6 +1,7 @@
 package kvtest
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -26,7 +27,7 @@ func TestAuditRecordsKeysNotValues(t *testing.T) {
 			t.Fatalf("audit entry holds the value: %+v", e)
 		}
 		if strings.HasSuffix(e.Operation, "/put") {
-			sawPut = e.Target == "/app/db-password" && strings.Contains(e.Params, `"ttl":60`)
+			sawPut = e.Target == "/app/db-password" && e.Params == fmt.Sprintf(`{"ttl":60,"value_bytes":%d}`, len(secret))
 		}
 	}
 	if !sawPut {
