@@ -146,30 +146,27 @@ func (s *slot) skipped() bool {
 // masked body) with a JSON object of the handler's choosing: a data-plane
 // write records what it did, not the data it wrote.
 func SetParams(ctx context.Context, params map[string]any) {
-	s, ok := ctx.Value(slotKey{}).(*slot)
-	if !ok {
-		return
+	if b, err := json.Marshal(params); err == nil {
+		setParams(ctx, string(b))
 	}
-	b, err := json.Marshal(params)
-	if err != nil {
-		return
-	}
-	s.mu.Lock()
-	s.params = string(b)
-	s.mu.Unlock()
 }
 
 // SetParamsJSON is SetParams for params the caller has already encoded as
 // a JSON object, for a handler on a hot path (a KV put) that would
 // otherwise build a map only to have it marshalled.
 func SetParamsJSON(ctx context.Context, params []byte) {
-	s, ok := ctx.Value(slotKey{}).(*slot)
-	if !ok || !json.Valid(params) {
-		return
+	if json.Valid(params) {
+		setParams(ctx, string(params))
 	}
-	s.mu.Lock()
-	s.params = string(params)
-	s.mu.Unlock()
+}
+
+// setParams records encoded params in the request's audit slot, if any.
+func setParams(ctx context.Context, params string) {
+	if s, ok := ctx.Value(slotKey{}).(*slot); ok {
+		s.mu.Lock()
+		s.params = params
+		s.mu.Unlock()
+	}
 }
 
 // Skip leaves the request out of the audit log: for a POST that changes
