@@ -153,7 +153,7 @@ func getBody(ctx context.Context, hc *http.Client, url string) ([]byte, error) {
 // NewRequest: POST <gateway>kv/put {"key","value"} and POST
 // <gateway>kv/range {"key"}, key and value base64; range is linearizable
 // unless "serializable" is set, which it is not.
-func (c *etcdCluster) NewRequest(ctx context.Context, op, ep, key string, value []byte) (*http.Request, error) {
+func (c *etcdCluster) NewRequest(op, ep, key string, value []byte) (request, error) {
 	enc := base64.StdEncoding
 	body := make([]byte, 0, 32+enc.EncodedLen(len(key))+enc.EncodedLen(len(value)))
 	body = append(body, `{"key":"`...)
@@ -169,15 +169,10 @@ func (c *etcdCluster) NewRequest(ctx context.Context, op, ep, key string, value 
 	case "get":
 		url = c.gateway(ep, "range")
 	default:
-		return nil, fmt.Errorf("unknown op %q", op)
+		return request{}, fmt.Errorf("unknown op %q", op)
 	}
 	body = append(body, '}')
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	return req, nil
+	return request{method: http.MethodPost, url: url, contentType: "application/json", body: body}, nil
 }
 
 // Check: a range must return the key (etcd answers 200 with no "kvs" for a

@@ -63,7 +63,11 @@ func startFloor(ctx context.Context, dir string, size int) (_ *floorCluster, err
 	}
 	hc := &http.Client{Timeout: 5 * time.Second}
 	if err := waitReady(ctx, c.procs, c.eps, "answered", func(ep string) error {
-		req, err := c.NewRequest(ctx, "get", ep, "/loadkv/probe", nil)
+		r, err := c.NewRequest("get", ep, "/loadkv/probe", nil)
+		if err != nil {
+			return err
+		}
+		req, err := r.http(ctx)
 		if err != nil {
 			return err
 		}

@@ -288,7 +288,7 @@ type system interface {
 	Endpoints() []string
 	// NewRequest builds one request of op ("put" or "get") for key, to
 	// the node at endpoint ep.
-	NewRequest(ctx context.Context, op, ep, key string, value []byte) (*http.Request, error)
+	NewRequest(op, ep, key string, value []byte) (request, error)
 	// Check reports whether a 2xx answer body is what op expects.
 	Check(op string, body []byte) error
 	// RSS is the resident memory of every node in MiB, now and at peak.
@@ -319,8 +319,7 @@ func benchSystem(ctx context.Context, o options, value []byte, start func() (sys
 	progress("%s: %s up after %s", sys.Name(), plural(sys.Size(), "node"), time.Since(t0).Round(time.Millisecond))
 	idle, _ := sys.RSS()
 
-	client := newHTTPClient(o.Clients)
-	defer client.CloseIdleConnections()
+	client := newLoadClient(o.Clients)
 	keys := keyNames(o.Keys)
 	progress("%s: writing %d keys", sys.Name(), len(keys))
 	if err := preload(ctx, sys, client, o.Clients, keys, value); err != nil {
@@ -339,21 +338,6 @@ func benchSystem(ctx context.Context, o options, value []byte, start func() (sys
 		rows = append(rows, newRow(sys.Name(), sys.Size(), op, o.Clients, r, maxOf(idle), maxOf(peak)))
 	}
 	return rows, nil
-}
-
-// newHTTPClient is the one client every worker shares: keep-alive
-// connections, enough idle ones per node that no worker redials.
-func newHTTPClient(clients int) *http.Client {
-	tr := &http.Transport{
-		Proxy:               nil,
-		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:        4 * clients,
-		MaxIdleConnsPerHost: max(clients, 64),
-		IdleConnTimeout:     90 * time.Second,
-		DisableCompression:  true,
-		ForceAttemptHTTP2:   false,
-	}
-	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
 }
 
 // do sends one request and reads the whole answer (so the connection goes
@@ -411,7 +395,7 @@ func randomValue(n int) []byte {
 
 // preload writes every key once, from clients workers, so that reads find
 // their keys and puts overwrite.
-func preload(ctx context.Context, sys system, client *http.Client, workers int, keys []string, value []byte) error {
+func preload(ctx context.Context, sys system, client *loadClient, workers int, keys []string, value []byte) error {
 	eps := sys.Endpoints()
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -420,7 +404,8 @@ func preload(ctx context.Context, sys system, client *http.Client, workers int, 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var buf []byte
+			wk := client.worker()
+			defer wk.release()
 			for ctx.Err() == nil {
 				i := int(next.Add(1)) - 1
 				if i >= len(keys) {
@@ -428,12 +413,12 @@ func preload(ctx context.Context, sys system, client *http.Client, workers int, 
 				}
 				var err error
 				for attempt := 0; attempt < 5; attempt++ {
-					var req *http.Request
-					req, err = sys.NewRequest(ctx, "put", eps[w%len(eps)], keys[i], value)
+					var req request
+					req, err = sys.NewRequest("put", eps[w%len(eps)], keys[i], value)
 					if err != nil {
 						break
 					}
-					if buf, err = do(client, req, buf); err == nil {
+					if _, err = wk.do(req); err == nil {
 						break
 					}
 					time.Sleep(100 * time.Millisecond)
@@ -566,7 +551,7 @@ func (t cpuTicks) busySince(t0 cpuTicks) float64 {
 // each sending op back to back on uniformly random keys: a closed loop.
 // Requests completing during the warm-up are discarded; those completing
 // inside the following window are counted and timed (errors apart).
-func runPhase(ctx context.Context, sys system, client *http.Client, o options, op string, keys []string, value []byte) (*phaseResult, error) {
+func runPhase(ctx context.Context, sys system, client *loadClient, o options, op string, keys []string, value []byte) (*phaseResult, error) {
 	start := time.Now()
 	winStart := start.Add(o.Warmup)
 	winEnd := winStart.Add(o.Duration)
@@ -583,17 +568,19 @@ func runPhase(ctx context.Context, sys system, client *http.Client, o options, o
 			res.Lat = make([]time.Duration, 0, 8192)
 			ep := eps[w%len(eps)]
 			seed := uint64(start.UnixNano()) ^ uint64(w)*0x9e3779b97f4a7c15
-			var buf []byte
+			wk := client.worker()
+			defer wk.release()
 			for !stop.Load() && ctx.Err() == nil {
 				seed = seed*6364136223846793005 + 1442695040888963407
 				key := keys[(seed>>33)%uint64(len(keys))]
 				t0 := time.Now()
-				req, err := sys.NewRequest(ctx, op, ep, key, value)
+				req, err := sys.NewRequest(op, ep, key, value)
+				var body []byte
 				if err == nil {
-					buf, err = do(client, req, buf)
+					body, err = wk.do(req)
 				}
 				if err == nil {
-					err = sys.Check(op, buf)
+					err = sys.Check(op, body)
 				}
 				t1 := time.Now()
 				if t1.Before(winStart) || !t1.Before(winEnd) {

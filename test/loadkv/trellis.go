@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -126,6 +127,8 @@ type trellisCluster struct {
 	procs []*proc
 	eps   []string
 	auth  string // Authorization header value
+
+	quotedValue atomic.Pointer[quotedValue]
 }
 
 func (c *trellisCluster) Name() string        { return "trellis" }
@@ -219,7 +222,11 @@ func startTrellis(ctx context.Context, cmd command, dir string, size int, profil
 	c.auth = "Bearer " + token
 	// The KV routes: a 404 here means a binary without them.
 	for _, ep := range c.eps {
-		req, err := c.NewRequest(ctx, "put", ep, "/loadkv/probe", []byte("probe"))
+		r, err := c.NewRequest("put", ep, "/loadkv/probe", []byte("probe"))
+		if err != nil {
+			return nil, err
+		}
+		req, err := r.http(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -255,32 +262,38 @@ func trellisLogin(ctx context.Context, hc *http.Client, ep string) (string, erro
 
 // NewRequest: PUT /api/kv/v3/put {"key","value"} and GET
 // /api/kv/v3/get?key= (linearizable: the default), etcdmonitor's shapes.
-func (c *trellisCluster) NewRequest(ctx context.Context, op, ep, key string, value []byte) (*http.Request, error) {
-	var req *http.Request
-	var err error
+func (c *trellisCluster) NewRequest(op, ep, key string, value []byte) (request, error) {
+	r := request{auth: c.auth}
 	switch op {
 	case "put":
-		body := make([]byte, 0, len(key)+len(value)+32)
+		q := c.quoted(value)
+		body := make([]byte, 0, len(key)+len(q)+32)
 		body = append(body, `{"key":`...)
 		body = strconv.AppendQuote(body, key)
 		body = append(body, `,"value":`...)
-		body = strconv.AppendQuote(body, string(value))
+		body = append(body, q...)
 		body = append(body, '}')
-		req, err = http.NewRequestWithContext(ctx, http.MethodPut, ep+"/api/kv/v3/put", bytes.NewReader(body))
-		if err == nil {
-			req.Header.Set("Content-Type", "application/json")
-		}
+		r.method, r.url, r.contentType, r.body = http.MethodPut, ep+"/api/kv/v3/put", "application/json", body
 	case "get":
-		req, err = http.NewRequestWithContext(ctx, http.MethodGet, ep+"/api/kv/v3/get?key="+url.QueryEscape(key), nil)
+		r.method, r.url = http.MethodGet, ep+"/api/kv/v3/get?key="+url.QueryEscape(key)
 	default:
-		return nil, fmt.Errorf("unknown op %q", op)
+		return r, fmt.Errorf("unknown op %q", op)
 	}
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Authorization", c.auth)
-	return req, nil
+	return r, nil
 }
+
+// quoted is value as a JSON string, quoted once per value rather than once
+// per request (every request of a run carries the same value).
+func (c *trellisCluster) quoted(value []byte) []byte {
+	if q := c.quotedValue.Load(); q != nil && bytes.Equal(q.raw, value) {
+		return q.json
+	}
+	q := &quotedValue{raw: bytes.Clone(value), json: strconv.AppendQuote(nil, string(value))}
+	c.quotedValue.Store(q)
+	return q.json
+}
+
+type quotedValue struct{ raw, json []byte }
 
 // Check: a get must return a node with a value.
 func (c *trellisCluster) Check(op string, body []byte) error {
