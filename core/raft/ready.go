@@ -53,16 +53,14 @@ func (n *Node) handleReady(rd etcdraft.Ready) error {
 		n.commit = rd.HardState.Commit
 		n.m.term.Set(float64(rd.HardState.Term))
 	}
-	// The leader may send appends before its own fsync (raft thesis
-	// 10.2.1): its disk write then overlaps the followers'. Followers must
-	// persist first, since their replies promise durability.
-	leader := n.IsLeader()
-	var afterSave []raftpb.Message
-	if leader {
-		var early []raftpb.Message
-		early, afterSave = splitEarly(rd.Messages)
-		n.tr.send(coalesce(early))
-	}
+	// Messages that promise nothing about this node's disk go out before
+	// its fsync: a leader's appends (raft thesis 10.2.1), so its disk
+	// write overlaps the followers'; a follower's forwarded proposals and
+	// read-index requests, so a request served by a follower does not
+	// first wait out that follower's fsync; heartbeat answers. Replies
+	// that do promise durability wait for the save.
+	early, afterSave := splitEarly(rd.Messages)
+	n.tr.send(coalesce(early))
 	if !etcdraft.IsEmptySnap(rd.Snapshot) {
 		if err := n.installSnapshot(rd.Snapshot); err != nil {
 			return err
@@ -89,11 +87,7 @@ func (n *Node) handleReady(rd etcdraft.Ready) error {
 		return saveErr
 	}
 	failpoint.Hit("raftAfterSave")
-	if leader {
-		n.tr.send(coalesce(afterSave))
-	} else {
-		n.tr.send(coalesce(rd.Messages))
-	}
+	n.tr.send(coalesce(afterSave))
 	if len(rd.ReadStates) > 0 {
 		n.reads.deliver(rd.ReadStates)
 	}
@@ -106,12 +100,13 @@ func (n *Node) handleReady(rd etcdraft.Ready) error {
 	return n.maybeSnapshot()
 }
 
-// splitEarly picks the messages a leader may send before its own save:
-// appends, heartbeats, snapshots and the like. Responses that promise
-// durable state (an append acknowledged, a vote granted or refused) wait
-// for the save, as raft's own asynchronous-storage mode holds them back: a
-// Ready can carry them from this node's time as a follower when it became
-// leader in the same Ready (a leadership transfer lands mid-fsync).
+// splitEarly picks the messages a node may send before its own save:
+// appends, heartbeats and their answers, forwarded proposals and read-index
+// requests, snapshots and the like. Responses that promise durable state
+// (an append acknowledged, a vote granted or refused) wait for the save.
+// The rule is raft's own: in its asynchronous-storage mode exactly these
+// three kinds are held back until the unstable state is persisted
+// (raft.msgsAfterAppend), on every member, whatever its role.
 func splitEarly(msgs []raftpb.Message) (early, afterSave []raftpb.Message) {
 	for _, m := range msgs {
 		switch m.Type {

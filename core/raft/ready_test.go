@@ -108,3 +108,67 @@ func TestLeaderHoldsBackDurabilityResponses(t *testing.T) {
 		t.Fatal("the new leader's appends no longer go out before its save")
 	}
 }
+
+// A follower's Ready sends what promises nothing about its disk before its
+// save, as a leader's does: a proposal it forwards and a read-index request
+// need not wait out its fsync. Its acknowledgement of the append and its
+// vote wait.
+func TestFollowerSendsForwardsBeforeSave(t *testing.T) {
+	s := etcdraft.NewMemoryStorage()
+	if err := s.ApplySnapshot(raftpb.Snapshot{Metadata: raftpb.SnapshotMetadata{
+		Index: 1, Term: 1, ConfState: raftpb.ConfState{Voters: []uint64{1, 2, 3}},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	rn, err := etcdraft.NewRawNode(&etcdraft.Config{ID: 2, ElectionTick: 10, HeartbeatTick: 1, Storage: s,
+		MaxSizePerMsg: 1 << 20, MaxInflightMsgs: 256, Logger: raftLogger{quietLogger()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []raftpb.Message{
+		{Type: raftpb.MsgApp, From: 1, To: 2, Term: 2, LogTerm: 1, Index: 1, Commit: 1,
+			Entries: []raftpb.Entry{{Term: 2, Index: 2, Data: []byte("x")}}},
+		{Type: raftpb.MsgHeartbeat, From: 1, To: 2, Term: 2, Commit: 1},
+	}
+	for _, m := range steps {
+		if err := rn.Step(m); err != nil {
+			t.Fatalf("step %s: %v", m.Type, err)
+		}
+	}
+	if err := rn.Propose([]byte("forwarded")); err != nil {
+		t.Fatalf("propose on the follower: %v", err)
+	}
+	rn.ReadIndex([]byte("read"))
+	rd := rn.Ready()
+	if rd.SoftState != nil && rd.SoftState.RaftState != etcdraft.StateFollower {
+		t.Fatalf("not a follower: %+v", rd.SoftState)
+	}
+	early, after := splitEarly(rd.Messages)
+	kinds := func(ms []raftpb.Message) map[raftpb.MessageType]int {
+		k := map[raftpb.MessageType]int{}
+		for _, m := range ms {
+			k[m.Type]++
+		}
+		return k
+	}
+	e, a := kinds(early), kinds(after)
+	for _, want := range []raftpb.MessageType{raftpb.MsgProp, raftpb.MsgReadIndex, raftpb.MsgHeartbeatResp} {
+		if e[want] == 0 {
+			t.Errorf("%s does not go out before the save (early %v, after %v)", want, e, a)
+		}
+	}
+	if a[raftpb.MsgAppResp] == 0 || e[raftpb.MsgAppResp] != 0 {
+		t.Errorf("the append's acknowledgement is not held for the save (early %v, after %v)", e, a)
+	}
+
+	// A vote granted in the next Ready waits for the save too.
+	rn.Advance(rd)
+	if err := rn.Step(raftpb.Message{Type: raftpb.MsgVote, From: 3, To: 2, Term: 3, LogTerm: 2, Index: 2}); err != nil {
+		t.Fatal(err)
+	}
+	rd = rn.Ready()
+	early, after = splitEarly(rd.Messages)
+	if e, a := kinds(early), kinds(after); a[raftpb.MsgVoteResp] != 1 || e[raftpb.MsgVoteResp] != 0 {
+		t.Errorf("the vote is not held for the save (early %v, after %v)", e, a)
+	}
+}
