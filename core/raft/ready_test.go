@@ -52,17 +52,7 @@ func TestSplitDurable(t *testing.T) {
 // early send (before its own save) used to send that acknowledgement for
 // entries not yet on disk; it must wait for the save.
 func TestLeaderHoldsBackDurabilityResponses(t *testing.T) {
-	s := etcdraft.NewMemoryStorage()
-	if err := s.ApplySnapshot(raftpb.Snapshot{Metadata: raftpb.SnapshotMetadata{
-		Index: 1, Term: 1, ConfState: raftpb.ConfState{Voters: []uint64{1, 2, 3}},
-	}}); err != nil {
-		t.Fatal(err)
-	}
-	rn, err := etcdraft.NewRawNode(&etcdraft.Config{ID: 2, ElectionTick: 10, HeartbeatTick: 1, Storage: s,
-		MaxSizePerMsg: 1 << 20, MaxInflightMsgs: 256, Logger: raftLogger{quietLogger()}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rn := followerRawNode(t)
 	steps := []raftpb.Message{
 		{Type: raftpb.MsgApp, From: 1, To: 2, Term: 2, LogTerm: 1, Index: 1, Commit: 1,
 			Entries: []raftpb.Entry{{Term: 2, Index: 2, Data: []byte("x")}}},
@@ -114,17 +104,7 @@ func TestLeaderHoldsBackDurabilityResponses(t *testing.T) {
 // need not wait out its fsync. Its acknowledgement of the append and its
 // vote wait.
 func TestFollowerSendsForwardsBeforeSave(t *testing.T) {
-	s := etcdraft.NewMemoryStorage()
-	if err := s.ApplySnapshot(raftpb.Snapshot{Metadata: raftpb.SnapshotMetadata{
-		Index: 1, Term: 1, ConfState: raftpb.ConfState{Voters: []uint64{1, 2, 3}},
-	}}); err != nil {
-		t.Fatal(err)
-	}
-	rn, err := etcdraft.NewRawNode(&etcdraft.Config{ID: 2, ElectionTick: 10, HeartbeatTick: 1, Storage: s,
-		MaxSizePerMsg: 1 << 20, MaxInflightMsgs: 256, Logger: raftLogger{quietLogger()}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rn := followerRawNode(t)
 	steps := []raftpb.Message{
 		{Type: raftpb.MsgApp, From: 1, To: 2, Term: 2, LogTerm: 1, Index: 1, Commit: 1,
 			Entries: []raftpb.Entry{{Term: 2, Index: 2, Data: []byte("x")}}},
@@ -171,4 +151,22 @@ func TestFollowerSendsForwardsBeforeSave(t *testing.T) {
 	if e, a := kinds(early), kinds(after); a[raftpb.MsgVoteResp] != 1 || e[raftpb.MsgVoteResp] != 0 {
 		t.Errorf("the vote is not held for the save (early %v, after %v)", e, a)
 	}
+}
+
+// followerRawNode is member 2 of a three-voter group at index 1, term 1,
+// with no leader yet: raft alone, no storage or transport behind it.
+func followerRawNode(t *testing.T) *etcdraft.RawNode {
+	t.Helper()
+	s := etcdraft.NewMemoryStorage()
+	if err := s.ApplySnapshot(raftpb.Snapshot{Metadata: raftpb.SnapshotMetadata{
+		Index: 1, Term: 1, ConfState: raftpb.ConfState{Voters: []uint64{1, 2, 3}},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	rn, err := etcdraft.NewRawNode(&etcdraft.Config{ID: 2, ElectionTick: 10, HeartbeatTick: 1, Storage: s,
+		MaxSizePerMsg: 1 << 20, MaxInflightMsgs: 256, Logger: raftLogger{quietLogger()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rn
 }
