@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/hashicorp/consul/sdk/freeport"
 	"github.com/trellis-cp/trellis/core/raft"
 	"github.com/trellis-cp/trellis/core/store"
 )
@@ -139,18 +139,18 @@ func (c *cluster) close() error {
 	return errors.Join(errs...)
 }
 
-// freeAddrs returns n distinct loopback addresses keyed by raft id (1..n)
-// whose ports were free a moment ago. The listeners stay open until all are
-// picked so the kernel cannot hand out the same port twice.
+// freeAddrs returns n distinct loopback addresses keyed by raft id (1..n),
+// their ports from consul's freeport (a block below the kernel's ephemeral
+// range, so an outgoing connection cannot take one before the store binds
+// it, as it could a port found by listening on :0).
 func freeAddrs(n int) (map[uint64]string, error) {
+	ports, err := freeport.Take(n)
+	if err != nil {
+		return nil, fmt.Errorf("find free ports: %w", err)
+	}
 	addrs := make(map[uint64]string, n)
-	for id := uint64(1); id <= uint64(n); id++ {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("find a free port: %w", err)
-		}
-		defer ln.Close()
-		addrs[id] = ln.Addr().String()
+	for i, p := range ports {
+		addrs[uint64(i+1)] = fmt.Sprintf("127.0.0.1:%d", p)
 	}
 	return addrs, nil
 }

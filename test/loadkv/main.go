@@ -37,7 +37,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -52,6 +51,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/hashicorp/consul/sdk/freeport"
 
 	"github.com/trellis-cp/trellis/test/internal/loadstat"
 )
@@ -628,17 +629,16 @@ func plural(n int, word string) string {
 	return fmt.Sprintf("%d %ss", n, word)
 }
 
-// freePorts returns n distinct loopback ports that were free a moment ago;
-// the listeners stay open until all are picked.
+// freePorts returns n distinct loopback ports for the nodes to listen on,
+// from consul's freeport: a block below the kernel's ephemeral range, so
+// neither the driver's own outgoing connections (hundreds per run) nor
+// another program can take a port between now and the node binding it, as
+// they could one found by listening on :0. A run needs a few dozen ports
+// of the block; they are not handed back.
 func freePorts(n int) ([]int, error) {
-	var ports []int
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("find a free port: %w", err)
-		}
-		defer ln.Close()
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	ports, err := freeport.Take(n)
+	if err != nil {
+		return nil, fmt.Errorf("find free ports: %w", err)
 	}
 	return ports, nil
 }
