@@ -23,14 +23,11 @@ func TestBatchesAreStoredCompressed(t *testing.T) {
 			Params: `{"ttl":0,"value_bytes":256}`, Status: 200, Success: true, ClientAddr: fmt.Sprintf("127.0.0.1:%d", 40000+i)})
 	}
 	waitTotal(t, l, n)
-	res, err := l.ns.List(ctx(t), keyPrefix, store.ListOptions{})
-	if err != nil {
-		t.Fatal(err)
+	kvs := batches(t, l)
+	if len(kvs) != 1 {
+		t.Fatalf("%d batch keys, want 1", len(kvs))
 	}
-	if len(res.KVs) != 1 {
-		t.Fatalf("%d batch keys, want 1", len(res.KVs))
-	}
-	v := res.KVs[0].Value
+	v := kvs[0].Value
 	if !bytes.HasPrefix(v, zstdMagic) {
 		t.Fatalf("stored batch starts %q, want a zstd frame", v[:min(len(v), 8)])
 	}
@@ -41,7 +38,7 @@ func TestBatchesAreStoredCompressed(t *testing.T) {
 	if !json.Valid(raw) || len(v)*5 > len(raw) {
 		t.Fatalf("stored %d bytes for %d bytes of JSON (valid %v): want at least 5x smaller", len(v), len(raw), json.Valid(raw))
 	}
-	got, err := decodeBatch(res.KVs[0])
+	got, err := decodeBatch(kvs[0])
 	if err != nil {
 		t.Fatal(err)
 	}

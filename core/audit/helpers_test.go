@@ -76,6 +76,16 @@ func all(t *testing.T, l *Log) []Entry {
 	return p.Entries
 }
 
+// batches returns every stored batch, oldest first.
+func batches(t *testing.T, l *Log) []*store.KV {
+	t.Helper()
+	res, err := l.ns.List(ctx(t), keyPrefix, store.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.KVs
+}
+
 // rawValues returns every stored byte of the namespace, batches inflated
 // (a secret must not hide in compressed form either).
 func rawValues(t *testing.T, l *Log) [][]byte {

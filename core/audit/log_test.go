@@ -78,18 +78,15 @@ func TestBatchIsOneTransaction(t *testing.T) {
 	before := l.ns.Store().Revision()
 	record(l, n, "POST /x")
 	waitTotal(t, l, n)
-	res, err := l.ns.List(ctx(t), keyPrefix, store.ListOptions{})
-	if err != nil {
-		t.Fatal(err)
+	kvs := batches(t, l)
+	if len(kvs) != 1 {
+		t.Fatalf("%d keys for one batch, want 1", len(kvs))
 	}
-	if len(res.KVs) != 1 {
-		t.Fatalf("%d keys for one batch, want 1", len(res.KVs))
-	}
-	m, err := parseBatchKey(res.KVs[0].Key)
+	m, err := parseBatchKey(kvs[0].Key)
 	if err != nil || m.count != n || m.node != 7 || m.first >= m.last {
-		t.Fatalf("batch key %q: %+v, %v", res.KVs[0].Key, m, err)
+		t.Fatalf("batch key %q: %+v, %v", kvs[0].Key, m, err)
 	}
-	entries, err := decodeBatch(res.KVs[0])
+	entries, err := decodeBatch(kvs[0])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,15 +114,12 @@ func TestBatchesStayUnderTheValueThreshold(t *testing.T) {
 		l.Record(Entry{Operation: "PUT /api/kv/v3/put", Target: fmt.Sprintf("/t/%d", i), Params: params, Status: 200, Success: true})
 	}
 	waitTotal(t, l, n)
-	res, err := l.ns.List(ctx(t), keyPrefix, store.ListOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(res.KVs) < n*2000/maxBatchBytes {
-		t.Fatalf("%d batch keys for %d entries of ~2 KiB, want at least %d", len(res.KVs), n, n*2000/maxBatchBytes)
+	kvs := batches(t, l)
+	if len(kvs) < n*2000/maxBatchBytes {
+		t.Fatalf("%d batch keys for %d entries of ~2 KiB, want at least %d", len(kvs), n, n*2000/maxBatchBytes)
 	}
 	count := 0
-	for _, kv := range res.KVs {
+	for _, kv := range kvs {
 		if len(kv.Value) >= storage.StateValueThreshold {
 			t.Fatalf("batch %s holds %d bytes: in the value log (threshold %d)", kv.Key, len(kv.Value), storage.StateValueThreshold)
 		}
