@@ -17,6 +17,8 @@ import (
 // Every proposal that arrived since the last Ready shares its single fsync.
 func (n *Node) run() {
 	defer close(n.donec)
+	ap := n.startApplier()
+	defer ap.stop()
 	ticker := time.NewTicker(n.cfg.TickInterval)
 	defer ticker.Stop()
 	promoteEvery := 0
@@ -29,7 +31,7 @@ func (n *Node) run() {
 				n.promoteLearners()
 			}
 		case rd := <-n.rn.Ready():
-			if err := n.handleReady(rd); err != nil {
+			if err := n.handleReady(rd, ap); err != nil {
 				n.fail(err)
 				n.rn.Stop()
 				return
@@ -44,7 +46,7 @@ func (n *Node) run() {
 	}
 }
 
-func (n *Node) handleReady(rd etcdraft.Ready) error {
+func (n *Node) handleReady(rd etcdraft.Ready, ap *applier) error {
 	if rd.SoftState != nil {
 		n.setSoftState(rd.SoftState)
 	}
@@ -71,15 +73,13 @@ func (n *Node) handleReady(rd etcdraft.Ready) error {
 	// vote for them came after their fsync), so a proposer hears back one
 	// fsync sooner. Entries persisted by this Ready follow after the save.
 	durable, rest := splitDurable(rd.CommittedEntries, n.stableIndex(rd))
-	var applyErr chan error
 	if len(durable) > 0 {
-		applyErr = make(chan error, 1)
-		go func() { applyErr <- n.apply(durable) }()
+		ap.start(durable)
 	}
 	failpoint.Hit("raftBeforeSave")
 	saveErr := n.log.Save(rd.HardState, rd.Entries, rd.MustSync)
-	if applyErr != nil {
-		if err := <-applyErr; err != nil {
+	if len(durable) > 0 {
+		if err := ap.wait(); err != nil {
 			return err
 		}
 	}
