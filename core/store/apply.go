@@ -17,7 +17,7 @@ type batch struct {
 	sm      *stateMachine
 	wb      *badger.WriteBatch
 	read    *badger.Txn
-	overlay map[string]*overlayRec
+	overlay map[string]overlayRec
 }
 
 type overlayRec struct {
@@ -27,13 +27,13 @@ type overlayRec struct {
 }
 
 // newBatch starts a batch whose reads see everything written at or below
-// readTs.
-func (sm *stateMachine) newBatch(readTs uint64) *batch {
+// readTs; keys is a guess at how many keys it will write.
+func (sm *stateMachine) newBatch(readTs uint64, keys int) *batch {
 	return &batch{
 		sm:      sm,
 		wb:      sm.db.DB().NewManagedWriteBatch(),
 		read:    sm.db.DB().NewTransactionAt(readTs, false),
-		overlay: map[string]*overlayRec{},
+		overlay: make(map[string]overlayRec, keys),
 	}
 }
 
@@ -81,13 +81,14 @@ func (b *batch) lookup(dk []byte, withValue bool) (rec record, modRev int64, ok 
 // note records a write in the overlay (the batch's own reads) and in the
 // key index (every later batch's).
 func (b *batch) note(dk []byte, rec *record, modRev int64) {
-	b.overlay[string(dk)] = &overlayRec{rec: *rec, modRev: modRev}
-	b.sm.index[string(dk)] = keyMeta{create: rec.create, version: rec.version, modRev: modRev, expireAt: rec.expireAt}
+	k := string(dk) // one copy for both maps
+	b.overlay[k] = overlayRec{rec: *rec, modRev: modRev}
+	b.sm.index[k] = keyMeta{create: rec.create, version: rec.version, modRev: modRev, expireAt: rec.expireAt}
 }
 
 // forget records a delete the same way.
 func (b *batch) forget(dk []byte) {
-	b.overlay[string(dk)] = &overlayRec{gone: true}
+	b.overlay[string(dk)] = overlayRec{gone: true}
 	delete(b.sm.index, string(dk))
 }
 
@@ -351,7 +352,7 @@ func (b *batch) compact(index uint64, rev int64) error {
 	}
 	sm.updateDiscardTs()
 	// The caller keeps using b: give it a fresh batch.
-	*b = *sm.newBatch(index)
+	*b = *sm.newBatch(index, 0)
 	return nil
 }
 

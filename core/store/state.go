@@ -248,7 +248,7 @@ func (sm *stateMachine) Apply(entries []raft.Applied) error {
 	defer sm.writeMu.Unlock()
 	// Marks noted by an Apply that fails are not published.
 	defer sm.marks.drop()
-	b := sm.newBatch(sm.applied.Load())
+	b := sm.newBatch(sm.applied.Load(), len(entries))
 	last, lastTerm := uint64(0), uint64(0)
 	for i := range entries {
 		e := &entries[i]
@@ -279,7 +279,7 @@ func (sm *stateMachine) Apply(entries []raft.Applied) error {
 				if err := b.flush(); err != nil {
 					return err
 				}
-				b = sm.newBatch(e.Index - 1)
+				b = sm.newBatch(e.Index-1, len(entries)-i)
 			}
 			res, err := b.applyCommand(e.Index, cmd)
 			if err != nil {
