@@ -50,17 +50,35 @@ func ErrorCode(w http.ResponseWriter, r *http.Request, status int, code, msg str
 	}
 }
 
+// JSONAppender is a response type that encodes itself exactly as
+// json.Marshal would, without reflection (a hot path's answer, such as a
+// KV node). JSON uses it when v implements it.
+type JSONAppender interface {
+	AppendJSON(b []byte) []byte
+}
+
+// contentTypeJSONValue is shared by every JSON response instead of a new
+// one-element slice per Header.Set (gin does the same). Set replaces the
+// slice and Add appends to a full one, which copies, so neither writes
+// the shared array; nothing in Trellis assigns to a header value in place.
+var contentTypeJSONValue = []string{contentTypeJSON}
+
 // JSON writes v as a JSON body with the given status. The value is
 // marshalled before any header is written, so a value that cannot be
 // encoded becomes a 500 instead of a half-written 200.
 func JSON(w http.ResponseWriter, status int, v any) {
-	body, err := json.Marshal(v)
-	if err != nil {
-		body, _ = json.Marshal(errorBody{Error: "internal error: encode response: " + err.Error()})
-		status = http.StatusInternalServerError
+	var body []byte
+	if a, ok := v.(JSONAppender); ok {
+		body = a.AppendJSON(make([]byte, 0, 512))
+	} else {
+		var err error
+		if body, err = json.Marshal(v); err != nil {
+			body, _ = json.Marshal(errorBody{Error: "internal error: encode response: " + err.Error()})
+			status = http.StatusInternalServerError
+		}
 	}
 	h := w.Header()
-	h.Set("Content-Type", contentTypeJSON)
+	h["Content-Type"] = contentTypeJSONValue
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	_, _ = w.Write(body)

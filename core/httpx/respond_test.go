@@ -62,3 +62,34 @@ func TestJSONUnencodable(t *testing.T) {
 		t.Fatalf("status %d, want 500", w.Code)
 	}
 }
+
+// appenderBody encodes itself; JSON must write exactly what it appends.
+type appenderBody struct{ n int }
+
+func (a appenderBody) AppendJSON(b []byte) []byte {
+	return append(b, `{"appended":`+string(rune('0'+a.n))+`}`...)
+}
+
+func TestJSONUsesAppender(t *testing.T) {
+	w := httptest.NewRecorder()
+	JSON(w, http.StatusCreated, appenderBody{n: 7})
+	if w.Code != http.StatusCreated || w.Body.String() != `{"appended":7}` {
+		t.Fatalf("got %d %s", w.Code, w.Body)
+	}
+	if got := w.Header().Get("Content-Length"); got != "14" {
+		t.Fatalf("Content-Length %q, want 14", got)
+	}
+}
+
+// Every JSON response shares one Content-Type value; a handler that adds
+// to its own response's header must not change the next response's.
+func TestJSONContentTypeNotShared(t *testing.T) {
+	first := httptest.NewRecorder()
+	JSON(first, http.StatusOK, map[string]int{"a": 1})
+	first.Header().Add("Content-Type", "text/extra")
+	second := httptest.NewRecorder()
+	JSON(second, http.StatusOK, map[string]int{"a": 1})
+	if got := second.Header().Values("Content-Type"); len(got) != 1 || got[0] != contentTypeJSON {
+		t.Fatalf("second response's Content-Type %q, want only %q", got, contentTypeJSON)
+	}
+}
