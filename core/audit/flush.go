@@ -85,7 +85,11 @@ func (l *Log) write(parent context.Context, batch []*Entry) {
 // encode is an entry as stored at place seq of its batch; false when it
 // cannot be encoded (counted as failed and logged).
 func (l *Log) encode(e *Entry, seq int) ([]byte, bool) {
-	b, err := json.Marshal(stored{Entry: *e, Seq: seq})
+	s := stored{Entry: *e, Seq: seq}
+	if b, ok := s.appendJSON(make([]byte, 0, 384)); ok {
+		return b, true
+	}
+	b, err := json.Marshal(s)
 	if err != nil {
 		l.failed.Add(1)
 		l.log.Error("encode audit entry", "err", err)
