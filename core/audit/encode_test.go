@@ -14,7 +14,7 @@ func TestStoredAppendJSONMatchesMarshal(t *testing.T) {
 			Status: 200, NodeID: 18446744073709551615, Time: time.Date(2026, 11, 23, 8, 1, 2, 345678900, time.UTC),
 			RequestID: "abc-1", ClientAddr: "127.0.0.1:5000"}, Seq: 7},
 		{Entry: Entry{Username: "<script>\u2028\xff", Target: "\x00\"\\", Params: "", Status: 401, ID: -1,
-			Time: time.Date(1, 1, 1, 0, 0, 0, 0, time.FixedZone("odd", -(23*3600 + 59*60)))}, Seq: -3},
+			Time: time.Date(1, 1, 1, 0, 0, 0, 0, time.FixedZone("odd", -(23*3600+59*60)))}, Seq: -3},
 		{Entry: Entry{Time: time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.FixedZone("east", 5*3600+30*60))}},
 		{Entry: Entry{Time: time.Date(2026, 1, 2, 3, 4, 5, 0, time.Local), ClientAddr: "[::1]:80"}},
 	}
