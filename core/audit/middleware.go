@@ -45,7 +45,16 @@ func (l *Log) Middleware(next http.Handler) http.Handler {
 		start := time.Now()
 		s := &slot{}
 		// The session check inside reuses Identify's.
-		r = r.WithContext(context.WithValue(auth.WithSessionMemo(r.Context()), slotKey{}, s))
+		// Both go in the request's scope when it has one (no copy of r).
+		ctx := auth.WithSessionMemo(r.Context())
+		if sc := httpx.ScopeOf(ctx); sc != nil {
+			sc.Audit = s
+		} else {
+			ctx = context.WithValue(ctx, slotKey{}, s)
+		}
+		if ctx != r.Context() {
+			r = r.WithContext(ctx)
+		}
 		b, counted := peekBody(r)
 		// Who is asking is settled before the handler runs: a logout
 		// revokes the very session that names its caller.
@@ -162,7 +171,7 @@ func SetParamsJSON(ctx context.Context, params []byte) {
 
 // setParams records encoded params in the request's audit slot, if any.
 func setParams(ctx context.Context, params string) {
-	if s, ok := ctx.Value(slotKey{}).(*slot); ok {
+	if s := slotFrom(ctx); s != nil {
 		s.mu.Lock()
 		s.params = params
 		s.mu.Unlock()
@@ -173,7 +182,7 @@ func setParams(ctx context.Context, params string) {
 // nothing (etcdmonitor's connect, a validation), which the log would
 // otherwise record as a mutation. A panic is recorded regardless.
 func Skip(ctx context.Context) {
-	if s, ok := ctx.Value(slotKey{}).(*slot); ok {
+	if s := slotFrom(ctx); s != nil {
 		s.mu.Lock()
 		s.skip = true
 		s.mu.Unlock()
@@ -188,11 +197,25 @@ func (s *slot) get() (string, string) {
 
 type slotKey struct{}
 
+// slotFrom returns the request's audit slot: in its httpx.Scope inside the
+// server's chain, in a context value otherwise; nil outside an audited
+// request.
+func slotFrom(ctx context.Context) *slot {
+	if s, ok := ctx.Value(slotKey{}).(*slot); ok {
+		return s
+	}
+	if sc := httpx.ScopeOf(ctx); sc != nil {
+		s, _ := sc.Audit.(*slot)
+		return s
+	}
+	return nil
+}
+
 // SetUser names the caller of the request being audited, for handlers that
 // learn it themselves (a login handler that parsed a form). Outside an
 // audited request it does nothing.
 func SetUser(ctx context.Context, username string) {
-	if s, ok := ctx.Value(slotKey{}).(*slot); ok {
+	if s := slotFrom(ctx); s != nil {
 		s.mu.Lock()
 		s.user = username
 		s.mu.Unlock()
@@ -203,7 +226,7 @@ func SetUser(ctx context.Context, username string) {
 // what the request acted on, e.g. the KV key of a put whose body field
 // "key" is masked like every field whose name suggests a secret.
 func SetTarget(ctx context.Context, target string) {
-	if s, ok := ctx.Value(slotKey{}).(*slot); ok {
+	if s := slotFrom(ctx); s != nil {
 		s.mu.Lock()
 		s.target = target
 		s.mu.Unlock()

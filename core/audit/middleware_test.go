@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+
+	"github.com/trellis-cp/trellis/core/httpx"
 )
 
 const (
@@ -376,5 +379,34 @@ func TestSetParamsJSON(t *testing.T) {
 	}
 	if p := got["/own/"+`{"ttl":`]; !strings.Contains(p, `"v":1`) {
 		t.Errorf("invalid params: recorded %q, want the request body's", p)
+	}
+}
+
+// Inside the server's chain (a request with an httpx.Scope) the slot and
+// the session memo go in the scope: the handler gets the request's own
+// context, and what it tells the slot still reaches the entry.
+func TestMiddlewareUsesRequestScope(t *testing.T) {
+	l := newLog(t, Options{})
+	var outer context.Context
+	h := l.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Context() != outer {
+			t.Error("the audit middleware replaced the context of a request with a scope")
+		}
+		SetUser(r.Context(), "scoped-user")
+		SetTarget(r.Context(), "/scoped/key")
+		SetParamsJSON(r.Context(), []byte(`{"scoped":true}`))
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	sc := &httpx.Scope{RequestID: "rid-9"}
+	req := httptest.NewRequest(http.MethodPost, "/api/kv/v3/put", strings.NewReader(`{}`))
+	outer = httpx.WithScope(req.Context(), sc)
+	h.ServeHTTP(httptest.NewRecorder(), req.WithContext(outer))
+	if sc.Audit == nil || sc.SessionMemo == nil {
+		t.Fatalf("scope after the request: audit slot %v, session memo %v", sc.Audit, sc.SessionMemo)
+	}
+	waitTotal(t, l, 1)
+	e := all(t, l)[0]
+	if e.Username != "scoped-user" || e.Target != "/scoped/key" || e.Params != `{"scoped":true}` || e.RequestID != "rid-9" || e.Status != 202 {
+		t.Errorf("entry %+v", e)
 	}
 }

@@ -3,6 +3,8 @@ package auth
 import (
 	"context"
 	"sync/atomic"
+
+	"github.com/trellis-cp/trellis/core/httpx"
 )
 
 // sessionMemo lets the session checks of one request share their answer:
@@ -22,13 +24,25 @@ type memoKey struct{}
 // finds for a token under it, for the rest of the request. Only successes
 // are remembered; a request lives for moments, so a session that ends
 // meanwhile still counts for the request that began under it.
+// Inside the server's chain the memo goes in the request's httpx.Scope
+// and ctx itself is returned.
 func WithSessionMemo(ctx context.Context) context.Context {
+	if sc := httpx.ScopeOf(ctx); sc != nil {
+		sc.SessionMemo = &sessionMemo{}
+		return ctx
+	}
 	return context.WithValue(ctx, memoKey{}, &sessionMemo{})
 }
 
 func memoFrom(ctx context.Context) *sessionMemo {
-	m, _ := ctx.Value(memoKey{}).(*sessionMemo)
-	return m
+	if m, ok := ctx.Value(memoKey{}).(*sessionMemo); ok {
+		return m
+	}
+	if sc := httpx.ScopeOf(ctx); sc != nil {
+		m, _ := sc.SessionMemo.(*sessionMemo)
+		return m
+	}
+	return nil
 }
 
 func (m *sessionMemo) get(token string) *Principal {

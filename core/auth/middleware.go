@@ -14,15 +14,32 @@ import (
 
 type principalKey struct{}
 
-// FromContext returns the caller the middleware authenticated, or nil.
+// FromContext returns the caller the middleware authenticated, or nil. A
+// principal WithPrincipal set wins over the one in the request's scope.
 func FromContext(ctx context.Context) *Principal {
-	p, _ := ctx.Value(principalKey{}).(*Principal)
-	return p
+	if p, ok := ctx.Value(principalKey{}).(*Principal); ok {
+		return p
+	}
+	if sc := httpx.ScopeOf(ctx); sc != nil {
+		p, _ := sc.Principal.(*Principal)
+		return p
+	}
+	return nil
 }
 
 // WithPrincipal returns ctx carrying p (for tests and internal calls).
 func WithPrincipal(ctx context.Context, p *Principal) context.Context {
 	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// withCaller passes the authenticated caller on to next: in the request's
+// scope when it has one, so the request is not copied for it.
+func withCaller(r *http.Request, p *Principal) *http.Request {
+	if sc := httpx.ScopeOf(r.Context()); sc != nil {
+		sc.Principal = p
+		return r
+	}
+	return r.WithContext(WithPrincipal(r.Context(), p))
 }
 
 // routeTable holds the permissions routes declared with Route; routes that
@@ -82,7 +99,7 @@ func (s *Service) Middleware(next http.Handler) http.Handler {
 			httpx.ErrorCode(w, r, http.StatusForbidden, "permission_denied", "permission denied: "+need.String()+" required")
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), p)))
+		next.ServeHTTP(w, withCaller(r, p))
 	})
 }
 
@@ -103,7 +120,7 @@ func (s *Service) Require(perm Permission) func(http.Handler) http.Handler {
 				httpx.ErrorCode(w, r, http.StatusForbidden, "permission_denied", "permission denied: "+perm.String()+" required")
 				return
 			}
-			next.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), p)))
+			next.ServeHTTP(w, withCaller(r, p))
 		})
 	}
 }

@@ -15,8 +15,12 @@ func WithRequestID(ctx context.Context, id string) context.Context {
 	return context.WithValue(ctx, requestIDKey{}, id)
 }
 
-// RequestID returns the request id in ctx, or "".
+// RequestID returns the request id in ctx (its Scope's, or one
+// WithRequestID set), or "".
 func RequestID(ctx context.Context) string {
+	if s := ScopeOf(ctx); s != nil && s.RequestID != "" {
+		return s.RequestID
+	}
 	id, _ := ctx.Value(requestIDKey{}).(string)
 	return id
 }
@@ -27,8 +31,12 @@ func WithBodyLimit(ctx context.Context, n int64) context.Context {
 	return context.WithValue(ctx, bodyLimitKey{}, n)
 }
 
-// BodyLimit returns the body limit recorded in ctx.
+// BodyLimit returns the body limit recorded in ctx (in its Scope, or by
+// WithBodyLimit).
 func BodyLimit(ctx context.Context) (int64, bool) {
+	if s := ScopeOf(ctx); s != nil && s.hasBodyLimit {
+		return s.bodyLimit, true
+	}
 	n, ok := ctx.Value(bodyLimitKey{}).(int64)
 	return n, ok
 }

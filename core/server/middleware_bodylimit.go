@@ -22,18 +22,24 @@ func (s *Server) limitBody(next http.Handler) http.Handler {
 				max = n
 			}
 		}
-		if max < 0 {
-			// No limit: still tell DecodeJSON not to apply its default.
-			next.ServeHTTP(w, r.WithContext(httpx.WithBodyLimit(r.Context(), max)))
-			return
-		}
-		if r.ContentLength > max {
+		if r.ContentLength > max && max >= 0 {
 			httpx.Error(w, r, http.StatusRequestEntityTooLarge,
 				fmt.Sprintf("request body too large: %d bytes, limit is %d", r.ContentLength, max))
 			return
 		}
-		r2 := r.WithContext(httpx.WithBodyLimit(r.Context(), max))
-		r2.Body = http.MaxBytesReader(innermost(w), r.Body, max)
-		next.ServeHTTP(w, r2)
+		// Inside the server's chain the limit goes in the request's scope
+		// and the body is replaced on the request requestID copied;
+		// called on its own, limitBody copies the request as before.
+		// With no limit (max < 0) DecodeJSON is still told not to apply
+		// its default.
+		if sc := httpx.ScopeOf(r.Context()); sc != nil {
+			sc.SetBodyLimit(max)
+		} else {
+			r = r.WithContext(httpx.WithBodyLimit(r.Context(), max))
+		}
+		if max >= 0 {
+			r.Body = http.MaxBytesReader(innermost(w), r.Body, max)
+		}
+		next.ServeHTTP(w, r)
 	})
 }

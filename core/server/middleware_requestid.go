@@ -17,16 +17,18 @@ const HeaderRequestID = "X-Request-Id"
 const maxRequestIDLen = 128
 
 // requestID honours an incoming X-Request-Id (so a proxy's or a client's id
-// follows the request through the logs) or makes one, puts it in the
-// context (httpx.RequestID) and on the response.
+// follows the request through the logs) or makes one, and sets it on the
+// response. It is the first middleware: it gives the request the
+// httpx.Scope the later ones fill in, with the id in it (httpx.RequestID).
+// This is the one copy of the request the core chain makes.
 func requestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get(HeaderRequestID)
 		if !validRequestID(id) {
 			id = newRequestID()
 		}
-		w.Header().Set(HeaderRequestID, id)
-		next.ServeHTTP(w, r.WithContext(httpx.WithRequestID(r.Context(), id)))
+		w.Header()[HeaderRequestID] = []string{id}
+		next.ServeHTTP(w, r.WithContext(httpx.WithScope(r.Context(), &httpx.Scope{RequestID: id})))
 	})
 }
 
