@@ -27,8 +27,7 @@ func (s *stored) appendJSON(b []byte) (_ []byte, ok bool) {
 		{"username", s.Username}, {"operation", s.Operation}, {"target", s.Target},
 		{"params", s.Params}, {"result", s.Result},
 	} {
-		b = jsonenc.Field(b, f.name)
-		b = jsonenc.String(b, f.v)
+		b = jsonenc.StringField(b, f.name, f.v, false)
 	}
 	b = jsonenc.Field(b, "duration_ms")
 	b = jsonenc.Int(b, s.DurationMs)
@@ -42,14 +41,8 @@ func (s *stored) appendJSON(b []byte) (_ []byte, ok bool) {
 	b = append(b, '"')
 	b = s.Time.AppendFormat(b, time.RFC3339Nano)
 	b = append(b, '"')
-	if s.RequestID != "" {
-		b = jsonenc.Field(b, "request_id")
-		b = jsonenc.String(b, s.RequestID)
-	}
-	if s.ClientAddr != "" {
-		b = jsonenc.Field(b, "client_addr")
-		b = jsonenc.String(b, s.ClientAddr)
-	}
+	b = jsonenc.StringField(b, "request_id", s.RequestID, true)
+	b = jsonenc.StringField(b, "client_addr", s.ClientAddr, true)
 	b = jsonenc.Field(b, "seq")
 	b = jsonenc.Int(b, int64(s.Seq))
 	return append(b, '}'), true

@@ -201,14 +201,7 @@ type slotKey struct{}
 // server's chain, in a context value otherwise; nil outside an audited
 // request.
 func slotFrom(ctx context.Context) *slot {
-	if s, ok := ctx.Value(slotKey{}).(*slot); ok {
-		return s
-	}
-	if sc := httpx.ScopeOf(ctx); sc != nil {
-		s, _ := sc.Audit.(*slot)
-		return s
-	}
-	return nil
+	return httpx.ScopedValue[*slot](ctx, slotKey{}, func(s *httpx.Scope) any { return s.Audit })
 }
 
 // SetUser names the caller of the request being audited, for handlers that

@@ -35,14 +35,7 @@ func WithSessionMemo(ctx context.Context) context.Context {
 }
 
 func memoFrom(ctx context.Context) *sessionMemo {
-	if m, ok := ctx.Value(memoKey{}).(*sessionMemo); ok {
-		return m
-	}
-	if sc := httpx.ScopeOf(ctx); sc != nil {
-		m, _ := sc.SessionMemo.(*sessionMemo)
-		return m
-	}
-	return nil
+	return httpx.ScopedValue[*sessionMemo](ctx, memoKey{}, func(s *httpx.Scope) any { return s.SessionMemo })
 }
 
 func (m *sessionMemo) get(token string) *Principal {

@@ -16,16 +16,7 @@ func TestSessionMemoScopesOneRequest(t *testing.T) {
 	ctx := ctxT(t)
 	tok := mustLogin(t, s, "admin", testAdminPassword)
 	req := WithSessionMemo(ctx)
-	first, err := s.Authenticate(req, tok)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Logout(ctx, tok); err != nil {
-		t.Fatal(err)
-	}
-	if p, err := s.Authenticate(req, tok); err != nil || p != first {
-		t.Fatalf("same request after logout: %+v, %v; want the principal it began with", p, err)
-	}
+	outlivesLogout(t, s, ctx, req, tok)
 	if _, err := s.Authenticate(ctx, tok); !errors.Is(err, ErrNoSession) {
 		t.Fatalf("a request without the memo after logout: %v, want ErrNoSession", err)
 	}
@@ -55,6 +46,13 @@ func TestSessionMemoInScope(t *testing.T) {
 	if got := WithSessionMemo(req); got != req || sc.SessionMemo == nil {
 		t.Fatalf("WithSessionMemo in a scope: new context %v, memo %v; want the same context and the memo in the scope", got != req, sc.SessionMemo)
 	}
+	outlivesLogout(t, s, ctx, req, tok)
+}
+
+// outlivesLogout authenticates tok under req's memo, logs it out, and
+// checks that req still gets the principal it began with.
+func outlivesLogout(t *testing.T, s *Service, ctx, req context.Context, tok string) {
+	t.Helper()
 	first, err := s.Authenticate(req, tok)
 	if err != nil {
 		t.Fatal(err)

@@ -17,14 +17,7 @@ type principalKey struct{}
 // FromContext returns the caller the middleware authenticated, or nil. A
 // principal WithPrincipal set wins over the one in the request's scope.
 func FromContext(ctx context.Context) *Principal {
-	if p, ok := ctx.Value(principalKey{}).(*Principal); ok {
-		return p
-	}
-	if sc := httpx.ScopeOf(ctx); sc != nil {
-		p, _ := sc.Principal.(*Principal)
-		return p
-	}
-	return nil
+	return httpx.ScopedValue[*Principal](ctx, principalKey{}, func(s *httpx.Scope) any { return s.Principal })
 }
 
 // WithPrincipal returns ctx carrying p (for tests and internal calls).

@@ -43,3 +43,20 @@ func ScopeOf(ctx context.Context) *Scope {
 // SetBodyLimit records that the request body is limited to n bytes (see
 // WithBodyLimit).
 func (s *Scope) SetBodyLimit(n int64) { s.bodyLimit, s.hasBodyLimit = n, true }
+
+// ScopedValue returns the T that ctx holds under key (set with
+// context.WithValue, which wins), else the T that pick finds in the
+// request's Scope, else T's zero value. Packages whose state lives in the
+// scope inside the server's chain and in a context value outside it read
+// it with this one rule.
+func ScopedValue[T any](ctx context.Context, key any, pick func(*Scope) any) T {
+	if v, ok := ctx.Value(key).(T); ok {
+		return v
+	}
+	if s := ScopeOf(ctx); s != nil {
+		v, _ := pick(s).(T)
+		return v
+	}
+	var zero T
+	return zero
+}

@@ -81,6 +81,15 @@ func Field(dst []byte, name string) []byte {
 	return append(dst, '"', ':')
 }
 
+// StringField appends a string member `"name":"v"`, or nothing when
+// omitEmpty is set and v is "" (the omitempty tag option).
+func StringField(dst []byte, name, v string, omitEmpty bool) []byte {
+	if omitEmpty && v == "" {
+		return dst
+	}
+	return String(Field(dst, name), v)
+}
+
 // Int appends v in decimal.
 func Int(dst []byte, v int64) []byte { return strconv.AppendInt(dst, v, 10) }
 

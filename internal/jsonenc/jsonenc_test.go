@@ -49,8 +49,11 @@ func TestFieldSeparatesMembers(t *testing.T) {
 	b = Bool(b, true)
 	b = Field(b, "c")
 	b = Uint(b, 18446744073709551615)
+	b = StringField(b, "d", "", true)
+	b = StringField(b, "e", "", false)
+	b = StringField(b, "f", "<x>", true)
 	b = append(b, '}')
-	if want := `{"a":-3,"b":true,"c":18446744073709551615}`; string(b) != want {
+	if want := `{"a":-3,"b":true,"c":18446744073709551615,"e":"","f":"\u003cx\u003e"}`; string(b) != want {
 		t.Fatalf("got %s, want %s", b, want)
 	}
 }

@@ -14,12 +14,8 @@ func (r NodeResponse) AppendJSON(b []byte) []byte {
 // appendJSON follows Node's struct tags: field order, omitempty.
 func (n *Node) appendJSON(b []byte) []byte {
 	b = append(b, '{')
-	b = jsonenc.Field(b, "key")
-	b = jsonenc.String(b, n.Key)
-	if n.Value != "" {
-		b = jsonenc.Field(b, "value")
-		b = jsonenc.String(b, n.Value)
-	}
+	b = jsonenc.StringField(b, "key", n.Key, false)
+	b = jsonenc.StringField(b, "value", n.Value, true)
 	b = jsonenc.Field(b, "dir")
 	b = jsonenc.Bool(b, n.Dir)
 	for _, f := range [...]struct {
