@@ -4,21 +4,12 @@ package storage
 
 import (
 	"fmt"
-	"syscall"
 	"testing"
-	"time"
 
 	"go.etcd.io/raft/v3/raftpb"
-)
 
-// cpuTime is the CPU (user and system) this process has used.
-func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
+	"github.com/trellis-cp/trellis/internal/testutil"
+)
 
 // BenchmarkWALSaveSync is one Ready per op: 300-byte entries (3, about
 // 1 KiB of records, or 13, about 4 KiB: every op then starts new blocks)
@@ -61,7 +52,7 @@ func benchSaveSync(b *testing.B, mode string, perOp int) {
 	next := uint64(1)
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := cpuTime(b)
+	cpu0 := testutil.MustProcessCPU(b)
 	for i := 0; i < b.N; i++ {
 		for j := range ents {
 			ents[j] = raftpb.Entry{Term: 1, Index: next, Data: data}
@@ -72,7 +63,7 @@ func benchSaveSync(b *testing.B, mode string, perOp int) {
 		}
 	}
 	b.StopTimer()
-	cpu := cpuTime(b) - cpu0
+	cpu := testutil.MustProcessCPU(b) - cpu0
 	n, total := s.Fsyncs()
 	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
 	b.ReportMetric(float64(total.Nanoseconds())/float64(n), "fsync-ns/op")

@@ -8,11 +8,11 @@ import (
 	"net/http"
 	"strconv"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/trellis-cp/trellis/config"
+	"github.com/trellis-cp/trellis/internal/testutil"
 	"github.com/trellis-cp/trellis/test/internal/testnode"
 )
 
@@ -46,11 +46,11 @@ func BenchmarkV3Put(b *testing.B) {
 	b.SetParallelism(32)
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := processCPU(b)
+	cpu0 := testutil.MustProcessCPU(b)
 	defer func() {
 		// Client and server share the process: CPU per put covers both,
 		// and moves less between runs than ns/op on a busy machine.
-		b.ReportMetric(float64((processCPU(b)-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+		b.ReportMetric(float64((testutil.MustProcessCPU(b)-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 	}()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -72,13 +72,4 @@ func BenchmarkV3Put(b *testing.B) {
 			}
 		}
 	})
-}
-
-// processCPU is the user and system CPU time this process has used.
-func processCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatalf("getrusage: %v", err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -54,6 +54,7 @@ import (
 
 	"github.com/hashicorp/consul/sdk/freeport"
 
+	"github.com/trellis-cp/trellis/internal/testutil"
 	"github.com/trellis-cp/trellis/test/internal/loadstat"
 )
 
@@ -508,13 +509,10 @@ func scrapeStorage(ctx context.Context, eps []string, auth, fsyncs, fsyncSeconds
 	return st
 }
 
-// selfCPU is the CPU time this process has used.
+// selfCPU is the CPU time this process has used (0 if it cannot be read).
 func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	d, _ := testutil.ProcessCPU()
+	return d
 }
 
 // cpuTicks is the aggregate line of /proc/stat.
