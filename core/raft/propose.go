@@ -124,6 +124,9 @@ func (n *Node) proposeConfChange(ctx context.Context, cc raftpb.ConfChange) erro
 	if err := n.waitLeader(ctx, nil); err != nil {
 		return err
 	}
+	if err := n.waitConfIdle(ctx); err != nil {
+		return err
+	}
 	cc.ID = n.ids.id()
 	ch := n.waits.register(cc.ID)
 	if err := n.rn.ProposeConfChange(ctx, cc); err != nil {
@@ -144,6 +147,37 @@ func (n *Node) proposeConfChange(ctx context.Context, cc raftpb.ConfChange) erro
 	case <-n.stopc:
 		n.waits.cancel(cc.ID)
 		return ErrStopped
+	}
+}
+
+// waitConfIdle waits until raft itself counts as applied everything this
+// node has applied, and an entry of the current term. Raft drops a
+// membership change proposed while it still holds an earlier one pending,
+// and it learns that one is applied only at Advance, after its proposer
+// was answered (confMu released); a new leader likewise holds every
+// change until it has applied the entries before its term. A dropped change
+// turns into an empty entry no waiter hears of, and would time out. On a
+// follower this checks only the follower's side; the leader decides.
+func (n *Node) waitConfIdle(ctx context.Context) error {
+	t := time.NewTicker(2 * time.Millisecond)
+	defer t.Stop()
+	for {
+		st := n.rn.Status()
+		if st.Applied > 0 && st.Applied >= n.sm.AppliedIndex() {
+			term, err := n.log.Storage().Term(st.Applied)
+			if err != nil || term == st.Term {
+				// An index below the log's snapshot has no term left
+				// to compare: long applied, nothing to wait for.
+				return nil
+			}
+		}
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return ctxErr(ctx)
+		case <-n.stopc:
+			return ErrStopped
+		}
 	}
 }
 

@@ -1,0 +1,61 @@
+package raft
+
+import (
+	"context"
+	"net"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/trellis-cp/trellis/core/storage"
+	"github.com/trellis-cp/trellis/internal/testutil"
+)
+
+// slowSyncSM is memSM whose Sync, which the Ready loop calls at every raft
+// snapshot, takes delay: with a snapshot after every apply it holds the loop
+// between a membership change's apply (its proposer already answered) and
+// the Advance that tells raft the change is applied.
+type slowSyncSM struct {
+	*memSM
+	delay time.Duration
+}
+
+func (s *slowSyncSM) Sync() error { time.Sleep(s.delay); return nil }
+
+// Two membership changes in a row: the second used to be proposed while
+// raft still counted the first as pending (applied by the state machine,
+// not yet Advanced), and raft dropped it without a word, so it timed out.
+// In CI that was TestAbsentLearnerIsNotPromoted's AddMember racing the
+// node's own announcement of its address. The second change must wait for
+// raft to see the first applied.
+func TestConsecutiveConfChangesBothApply(t *testing.T) {
+	addr := testutil.FreeAddr(t)
+	dir := t.TempDir()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lg, err := storage.OpenLogStore(filepath.Join(dir, "raft"), quietLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := Start(Config{
+		ID: 1, PeerAddr: addr, SnapDir: filepath.Join(dir, "snap"), InitialCluster: map[uint64]string{1: addr},
+		Listener: ln, SnapshotCount: 1, SnapshotCatchupEntries: 5000,
+		TickInterval: 20 * time.Millisecond, ElectionTicks: 10, HeartbeatTicks: 1, RequestTimeout: 3 * time.Second,
+		Logger: quietLogger(),
+	}, lg, &slowSyncSM{memSM: newMemSM(), delay: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Stop(); lg.Close() })
+	waitFor(t, "a leader", func() bool { return n.Leader() != 0 })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := n.UpdateMember(ctx, Member{ID: 1, PeerAddr: addr, Name: "one"}); err != nil {
+		t.Fatalf("first change: %v", err)
+	}
+	if _, err := n.AddMember(ctx, Member{ID: 2, PeerAddr: testutil.FreeAddr(t)}); err != nil {
+		t.Fatalf("second change, right after the first: %v", err)
+	}
+}
