@@ -2,12 +2,9 @@ package raft
 
 import (
 	"context"
-	"net"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/trellis-cp/trellis/core/storage"
 	"github.com/trellis-cp/trellis/internal/testutil"
 )
 
@@ -30,25 +27,9 @@ func (s *slowSyncSM) Sync() error { time.Sleep(s.delay); return nil }
 // raft to see the first applied.
 func TestConsecutiveConfChangesBothApply(t *testing.T) {
 	addr := testutil.FreeAddr(t)
-	dir := t.TempDir()
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lg, err := storage.OpenLogStore(filepath.Join(dir, "raft"), quietLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := Start(Config{
-		ID: 1, PeerAddr: addr, SnapDir: filepath.Join(dir, "snap"), InitialCluster: map[uint64]string{1: addr},
-		Listener: ln, SnapshotCount: 1, SnapshotCatchupEntries: 5000,
-		TickInterval: 20 * time.Millisecond, ElectionTicks: 10, HeartbeatTicks: 1, RequestTimeout: 3 * time.Second,
-		Logger: quietLogger(),
-	}, lg, &slowSyncSM{memSM: newMemSM(), delay: 300 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { n.Stop(); lg.Close() })
+	n := startSM(t, 1, addr, t.TempDir(), map[uint64]string{1: addr}, nil,
+		&slowSyncSM{memSM: newMemSM(), delay: 300 * time.Millisecond},
+		func(c *Config) { c.SnapshotCount, c.RequestTimeout = 1, 3*time.Second })
 	waitFor(t, "a leader", func() bool { return n.Leader() != 0 })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -90,6 +90,13 @@ func quietLogger() *slog.Logger {
 // startMem starts node id with a fresh log in dir.
 func startMem(t *testing.T, id uint64, addr, dir string, cluster map[uint64]string, join []Member) *Node {
 	t.Helper()
+	return startSM(t, id, addr, dir, cluster, join, newMemSM(), nil)
+}
+
+// startSM starts node id with a fresh log in dir on sm; tweak, if set,
+// adjusts the test configuration first.
+func startSM(t *testing.T, id uint64, addr, dir string, cluster map[uint64]string, join []Member, sm StateMachine, tweak func(*Config)) *Node {
+	t.Helper()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -98,13 +105,17 @@ func startMem(t *testing.T, id uint64, addr, dir string, cluster map[uint64]stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := Start(Config{
+	cfg := Config{
 		ID: id, PeerAddr: addr, SnapDir: filepath.Join(dir, "snap"), InitialCluster: cluster,
 		Join: join != nil, JoinMembers: join, Listener: ln,
 		SnapshotCount: 10000, SnapshotCatchupEntries: 5000,
 		TickInterval: 20 * time.Millisecond, ElectionTicks: 10, HeartbeatTicks: 1, RequestTimeout: 2 * time.Second,
 		Logger: quietLogger().With("node", id),
-	}, lg, newMemSM())
+	}
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	n, err := Start(cfg, lg, sm)
 	if err != nil {
 		t.Fatal(err)
 	}
