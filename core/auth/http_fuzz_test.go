@@ -54,14 +54,6 @@ func fuzzCtx(t *testing.T) context.Context {
 	return ctx
 }
 
-// strictDecode decodes body as DecodeJSON's contract says: one JSON
-// value, no unknown fields. It is the fuzz tests' own reading of a body.
-func strictDecode(body []byte, dst any) bool {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	return dec.Decode(dst) == nil && dec.Decode(new(json.RawMessage)) == io.EOF
-}
-
 // wantUsername is the fuzz tests' own rule for a user name.
 func wantUsername(name string) bool {
 	if name == "" || len(name) > 64 {
@@ -129,7 +121,7 @@ func FuzzLogin(f *testing.F) {
 		w := serve(h, http.MethodPost, "/api/auth/login", string(body), false)
 		no5xx(t, w, body)
 		var req loginRequest
-		decoded := strictDecode(body, &req)
+		decoded := testutil.StrictJSON(body, &req)
 		right := decoded && req.Username == "admin" && req.Password == testAdminPassword
 		cookies := w.Result().Cookies()
 		switch w.Code {
@@ -197,7 +189,7 @@ func FuzzChangePassword(f *testing.F) {
 		w := serve(h, http.MethodPost, "/api/auth/change-password", string(body), false)
 		no5xx(t, w, body)
 		var req changePasswordRequest
-		decoded := strictDecode(body, &req)
+		decoded := testutil.StrictJSON(body, &req)
 		switch w.Code {
 		case http.StatusOK:
 			if !decoded || req.Username != "admin" || req.OldPassword != testAdminPassword ||
@@ -493,7 +485,7 @@ func FuzzUserAdmin(f *testing.F) {
 			}
 		case rt.method == http.MethodPost && rt.suffix == "": // create
 			var req createUserRequest
-			if w.Code != http.StatusCreated || !strictDecode(body, &req) || !wantUsername(req.Name) ||
+			if w.Code != http.StatusCreated || !testutil.StrictJSON(body, &req) || !wantUsername(req.Name) ||
 				len(req.Password) < 8 || !wantRoles(req.Roles) {
 				t.Fatalf("create: %d for %q", w.Code, body)
 			}
@@ -508,13 +500,13 @@ func FuzzUserAdmin(f *testing.F) {
 			mustVerify(t, u, req.Password)
 		case rt.suffix == "/password":
 			var req passwordRequest
-			if !strictDecode(body, &req) || len(req.Password) < 8 {
+			if !testutil.StrictJSON(body, &req) || len(req.Password) < 8 {
 				t.Fatalf("set password: %d for %q", w.Code, body)
 			}
 			mustVerify(t, mustUser(t, s, view.Name), req.Password)
 		case rt.suffix == "/roles":
 			var req rolesRequest
-			if !strictDecode(body, &req) || len(req.Roles) == 0 || !wantRoles(req.Roles) {
+			if !testutil.StrictJSON(body, &req) || len(req.Roles) == 0 || !wantRoles(req.Roles) {
 				t.Fatalf("set roles: %d for %q", w.Code, body)
 			}
 			if u := mustUser(t, s, view.Name); !slices.Equal(u.Roles, req.Roles) {

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // decodeHandler is the way handlers use DecodeJSON: 400 for a bad body,
@@ -129,43 +131,38 @@ func FuzzDecodeJSONRoundTrip(f *testing.F) {
 	})
 }
 
-// knownField reports whether a dotted path names a field of target.
+// knownField reports whether a dotted path names a field of target, in
+// any case (names match fields regardless of case); an index into an
+// array ("tags[1]") names the array.
 func knownField(path string) bool {
-	switch path {
-	case "name", "count", "tags", "config", "config.max_topics", "config.on":
-		return true
+	if i := strings.IndexByte(path, '['); i > 0 && strings.HasSuffix(path, "]") {
+		path = path[:i]
+	}
+	for _, f := range []string{"name", "count", "tags", "config", "config.max_topics", "config.on"} {
+		if strings.EqualFold(path, f) {
+			return true
+		}
 	}
 	return false
 }
 
-// hasKey reports whether key is an object key anywhere in the first JSON
-// value of data.
+// hasKey reports whether key is an object member name in data, up to the
+// first syntax error: the decoder reads a body as a stream and reports an
+// unknown name as soon as it reads it, before the rest of the body.
 func hasKey(data []byte, key string) bool {
-	var v any
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber() // 1e700 is a key's value like any other
-	if dec.Decode(&v) != nil {
-		return false
-	}
-	var walk func(v any) bool
-	walk = func(v any) bool {
-		switch v := v.(type) {
-		case map[string]any:
-			for k, c := range v {
-				if k == key || walk(c) {
-					return true
-				}
-			}
-		case []any:
-			for _, c := range v {
-				if walk(c) {
-					return true
-				}
-			}
+	dec := jsontext.NewDecoder(bytes.NewReader(data), jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
+	for {
+		tok, err := dec.ReadToken()
+		if err != nil {
+			return false
 		}
-		return false
+		// A string just read is a name when it leaves its object with
+		// an odd count of names and values.
+		kind, n := dec.StackIndex(dec.StackDepth())
+		if tok.Kind() == '"' && kind == '{' && n%2 == 1 && tok.String() == key {
+			return true
+		}
 	}
-	return walk(v)
 }
 
 // TestDecodeJSONUnknownFieldName: the field of an unknown-field error is

@@ -44,6 +44,47 @@ func TestDecodeJSONOK(t *testing.T) {
 	}
 }
 
+// TestDecodeJSONCaseInsensitive: names match fields regardless of case,
+// as encoding/json matched them, so clients written against it still work.
+func TestDecodeJSONCaseInsensitive(t *testing.T) {
+	w, r := request(strings.NewReader(`{"Name":"a","COUNT":2,"config":{"Max_Topics":3}}`), 0)
+	var v target
+	if err := DecodeJSON(w, r, &v); err != nil {
+		t.Fatal(err)
+	}
+	if v.Name != "a" || v.Count != 2 || v.Config.MaxTopics != 3 {
+		t.Fatalf("decoded %+v", v)
+	}
+}
+
+// TestDecodeJSONReusesNothing: a decoder goes back to a pool between
+// requests; a body it read before must not leak into the next one, and
+// a failed decode must not leave state behind.
+func TestDecodeJSONReusesNothing(t *testing.T) {
+	for i, body := range []string{`{"name":"first","count":1}`, `{"name":`, `{"count":2}`, `{"name":"x"} {}`, `{"tags":["t"]}`} {
+		var v target
+		err := decodeJSON(strings.NewReader(body), &v)
+		switch i {
+		case 0:
+			if err != nil || v.Name != "first" {
+				t.Fatalf("%s: %+v, %v", body, v, err)
+			}
+		case 2:
+			if err != nil || v.Name != "" || v.Count != 2 {
+				t.Fatalf("%s: %+v, %v", body, v, err)
+			}
+		case 4:
+			if err != nil || v.Name != "" || v.Count != 0 || len(v.Tags) != 1 {
+				t.Fatalf("%s: %+v, %v", body, v, err)
+			}
+		default:
+			if err == nil {
+				t.Fatalf("%s: accepted", body)
+			}
+		}
+	}
+}
+
 func TestDecodeJSONBadRequest(t *testing.T) {
 	cases := []struct {
 		name, body, field, msg string
@@ -58,6 +99,14 @@ func TestDecodeJSONBadRequest(t *testing.T) {
 		{name: "not an object", body: `[1,2]`, msg: "request body must be a JSON object, got array"},
 		{name: "trailing value", body: `{"name":"a"}{"name":"b"}`, msg: "single JSON value"},
 		{name: "trailing garbage", body: `{"name":"a"} x`, msg: "single JSON value"},
+		{name: "nested unknown field", body: `{"config":{"colour":"red"}}`, field: "colour", msg: `unknown field "colour" in "config"`},
+		{name: "array element", body: `{"tags":["a",2]}`, field: "tags[1]", msg: `field "tags[1]" must be a string, got number`},
+		{name: "out of range", body: `{"count":9223372036854775808}`, field: "count", msg: `field "count" must be an integer, got number 9223372036854775808`},
+		{name: "fraction for integer", body: `{"count":1.5}`, field: "count", msg: `field "count" must be an integer, got number 1.5`},
+		{name: "name twice", body: `{"name":"a","name":"b"}`, msg: `malformed JSON at byte 13: duplicate object member name (field "name")`},
+		{name: "same name in other case", body: `{"name":"a","NAME":"b"}`, msg: "duplicate object member name"},
+		{name: "invalid UTF-8", body: "{\"name\":\"\xff\"}", msg: "invalid UTF-8"},
+		{name: "other delimiter", body: `{"config":{"max-topics":1}}`, field: "max-topics", msg: `unknown field "max-topics" in "config"`},
 		{name: "empty", body: ``, msg: "request body is empty", empty: true},
 		{name: "whitespace only", body: "  \n", msg: "request body is empty", empty: true},
 	}

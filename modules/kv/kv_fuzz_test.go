@@ -23,6 +23,7 @@ import (
 	"github.com/trellis-cp/trellis/core/module"
 	"github.com/trellis-cp/trellis/core/raft"
 	"github.com/trellis-cp/trellis/core/store"
+	"github.com/trellis-cp/trellis/internal/testutil"
 )
 
 // Fuzz targets for the module's routes, on one real one-node store per
@@ -83,14 +84,6 @@ func fuzzCtx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	t.Cleanup(cancel)
 	return ctx
-}
-
-// strictDecode is the fuzz tests' own reading of a body, by DecodeJSON's
-// contract: one JSON value, no unknown fields.
-func strictDecode(body []byte, dst any) bool {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	return dec.Decode(dst) == nil && dec.Decode(new(json.RawMessage)) == io.EOF
 }
 
 // wantPut is the fuzz tests' own rule for a put body that validates.
@@ -261,7 +254,7 @@ func FuzzKVWrite(f *testing.F) {
 		switch op {
 		case v3Put, v2Put:
 			var req PutRequest
-			valid := strictDecode(body, &req) && wantPut(&req, op == v2Put)
+			valid := testutil.StrictJSON(body, &req) && wantPut(&req, op == v2Put)
 			switch {
 			case !valid && w.Code != http.StatusBadRequest && w.Code != http.StatusRequestEntityTooLarge:
 				t.Fatalf("put: %d for an invalid body %q: %s", w.Code, body, w.Body)
@@ -294,7 +287,7 @@ func FuzzKVWrite(f *testing.F) {
 			}
 		case v3Delete:
 			var req DeleteRequest
-			valid := strictDecode(body, &req) && req.Key != "" && len(req.Key) <= MaxKeyBytes
+			valid := testutil.StrictJSON(body, &req) && req.Key != "" && len(req.Key) <= MaxKeyBytes
 			if valid != (w.Code == http.StatusOK) {
 				t.Fatalf("v3 delete: %d for %q (valid: %v): %s", w.Code, body, valid, w.Body)
 			}
@@ -305,7 +298,7 @@ func FuzzKVWrite(f *testing.F) {
 			}
 		case v2Delete:
 			var req DeleteRequest
-			valid := strictDecode(body, &req) && req.Key != "" && len(req.Key) <= MaxKeyBytes && path.Clean("/"+req.Key) != "/"
+			valid := testutil.StrictJSON(body, &req) && req.Key != "" && len(req.Key) <= MaxKeyBytes && path.Clean("/"+req.Key) != "/"
 			if !valid && w.Code != http.StatusBadRequest && w.Code != http.StatusRequestEntityTooLarge {
 				t.Fatalf("v2 delete: %d for an invalid body %q: %s", w.Code, body, w.Body)
 			}

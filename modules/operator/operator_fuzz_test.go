@@ -20,6 +20,7 @@ import (
 	"github.com/trellis-cp/trellis/core/audit"
 	"github.com/trellis-cp/trellis/core/raft"
 	"github.com/trellis-cp/trellis/core/store"
+	"github.com/trellis-cp/trellis/internal/testutil"
 )
 
 // Fuzz targets for the operator module: etcdmonitor's ops bodies on a real
@@ -238,12 +239,12 @@ func FuzzOpsRequest(f *testing.F) {
 		switch rt {
 		case defragment:
 			var b opsDefragmentRequest
-			if !strictDecode(body, &b) || !isMemberID(b.MemberID, 1) || out["member_id"] != "1" {
+			if !testutil.StrictJSON(body, &b) || !isMemberID(b.MemberID, 1) || out["member_id"] != "1" {
 				t.Fatalf("defragment 200 for %q: %s", body, w.Body)
 			}
 		case disarm:
 			var b opsDisarmRequest
-			if !strictDecode(body, &b) || !isMemberID(b.MemberID, removedMember) ||
+			if !testutil.StrictJSON(body, &b) || !isMemberID(b.MemberID, removedMember) ||
 				strings.TrimPrefix(b.AlarmType, "AlarmType_") != string(store.AlarmNoSpace) {
 				t.Fatalf("disarm 200 for %q", body)
 			}
@@ -252,12 +253,12 @@ func FuzzOpsRequest(f *testing.F) {
 			}
 		case moveLeader:
 			var b opsMoveLeaderRequest
-			if !strictDecode(body, &b) || !isMemberID(b.TargetMemberID, 1) {
+			if !testutil.StrictJSON(body, &b) || !isMemberID(b.TargetMemberID, 1) {
 				t.Fatalf("move-leader 200 for %q", body)
 			}
 		case hashkv:
 			var b opsHashKVRequest
-			if len(bytes.Trim(body, " \t\r\n")) != 0 && !strictDecode(body, &b) {
+			if len(bytes.Trim(body, " \t\r\n")) != 0 && !testutil.StrictJSON(body, &b) {
 				t.Fatalf("hashkv 200 for %q", body)
 			}
 			var res opsHashKVResponse
@@ -275,7 +276,7 @@ func FuzzOpsRequest(f *testing.F) {
 			}
 		case compact:
 			var b opsCompactRequest
-			if !strictDecode(body, &b) || b.RetainCount == nil || *b.RetainCount <= 0 {
+			if !testutil.StrictJSON(body, &b) || b.RetainCount == nil || *b.RetainCount <= 0 {
 				t.Fatalf("compact 200 for %q", body)
 			}
 			target := current - *b.RetainCount
@@ -297,14 +298,6 @@ func FuzzOpsRequest(f *testing.F) {
 			}
 		}
 	})
-}
-
-// strictDecode is the fuzz test's own reading of a body, by DecodeJSON's
-// contract: one JSON value, no unknown fields.
-func strictDecode(body []byte, dst any) bool {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	return dec.Decode(dst) == nil && dec.Decode(new(json.RawMessage)) == io.EOF
 }
 
 // isMemberID: s is a decimal id (leading zeros allowed, as ParseUint

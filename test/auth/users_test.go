@@ -86,7 +86,9 @@ func testBadInput(t *testing.T, c *cluster, admin string) {
 		return r.body
 	}
 	before := users(1)
-	big := `{"username":"` + strings.Repeat("x", smallBodyLimit) + `","password":"x"}`
+	// Over the limit and otherwise fine for every endpoint: the decoder
+	// reads a chunked body as a stream and answers its first mistake.
+	big := strings.Repeat(" ", smallBodyLimit) + `{}`
 	bigForm := "username=" + strings.Repeat("x", smallBodyLimit) + "&password=x"
 	chunked := func(s string) func() io.Reader {
 		return func() io.Reader { return io.MultiReader(strings.NewReader(s)) }

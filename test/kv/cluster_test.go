@@ -582,7 +582,9 @@ func testBadInput(t *testing.T, c *cluster) {
 			tc{"delete: empty body", http.MethodPost, del, "", 400, "invalid_request"},
 			tc{"delete: trailing data", http.MethodPost, del, `{"key":"/bad/k"} {}`, 400, "invalid_request"},
 			tc{"delete: body over the server limit", http.MethodPost, del, body(map[string]any{"key": "/bad/k", "pad": strings.Repeat("p", 5<<20)}), 413, ""},
-			tc{"delete: chunked body over the server limit", http.MethodPost, del, chunked(body(map[string]any{"key": "/bad/k", "pad": strings.Repeat("p", 5<<20)})), 413, ""},
+			// The decoder reads a chunked body as a stream and stops at its
+			// first mistake, so the padding goes into a field delete has.
+			tc{"delete: chunked body over the server limit", http.MethodPost, del, chunked(body(map[string]any{"key": "/bad/" + strings.Repeat("p", 5<<20)})), 413, ""},
 			tc{"chunked body over the server limit", http.MethodPut, put, chunked(body(map[string]any{"key": "/bad/k", "value": strings.Repeat("v", 5<<20)})), 413, ""},
 			tc{"get: no key", http.MethodGet, "/api/kv/" + api + "/get", nil, 400, "invalid_request"},
 			tc{"get: key over 4 KiB", http.MethodGet, "/api/kv/" + api + "/get?key=" + bigKey, nil, 400, "key_too_large"},

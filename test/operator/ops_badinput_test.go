@@ -23,7 +23,7 @@ func testOpsBadInput(t *testing.T, c *opsCluster) {
 	}
 	malformed := []tc{
 		{"{", http.StatusBadRequest, "malformed JSON"},
-		{`{"member_id":`, http.StatusBadRequest, "malformed JSON"},
+		{`{"member_id`, http.StatusBadRequest, "malformed JSON"},
 		{"[]", http.StatusBadRequest, "must be a JSON object"},
 		{`{} {}`, http.StatusBadRequest, "single JSON value"},
 		{big, http.StatusRequestEntityTooLarge, "too large"},
