@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/trellis-cp/trellis/core/auth"
 	"github.com/trellis-cp/trellis/core/httpx"
@@ -164,7 +165,7 @@ func SetParams(ctx context.Context, params map[string]any) {
 // a JSON object, for a handler on a hot path (a KV put) that would
 // otherwise build a map only to have it marshalled.
 func SetParamsJSON(ctx context.Context, params []byte) {
-	if json.Valid(params) {
+	if v := jsontext.Value(params); v.Kind() == '{' && v.IsValid() {
 		setParams(ctx, string(params))
 	}
 }

@@ -364,12 +364,12 @@ func TestSetParamsJSON(t *testing.T) {
 	})
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)
-	for _, p := range []string{`{"ttl":5}`, `{"ttl":`} {
+	for _, p := range []string{`{"ttl":5}`, `{"ttl":`, `[1]`} {
 		if code := send(t, http.MethodPost, srv.URL+"/own/"+url.PathEscape(p), "application/json", strings.NewReader(`{"v":1}`)); code != 200 {
 			t.Fatalf("POST %s: %d", p, code)
 		}
 	}
-	waitTotal(t, l, 2)
+	waitTotal(t, l, 3)
 	got := map[string]string{}
 	for _, e := range all(t, l) {
 		got[e.Target] = e.Params
@@ -377,8 +377,10 @@ func TestSetParamsJSON(t *testing.T) {
 	if p := got["/own/"+`{"ttl":5}`]; p != `{"ttl":5}` {
 		t.Errorf("valid params recorded as %q", p)
 	}
-	if p := got["/own/"+`{"ttl":`]; !strings.Contains(p, `"v":1`) {
-		t.Errorf("invalid params: recorded %q, want the request body's", p)
+	for _, bad := range []string{`{"ttl":`, `[1]`} {
+		if p := got["/own/"+bad]; !strings.Contains(p, `"v":1`) {
+			t.Errorf("params %s: recorded %q, want the request body's", bad, p)
+		}
 	}
 }
 
