@@ -9,6 +9,7 @@ package metrics
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,6 +26,22 @@ type Registry struct {
 	reg      *prometheus.Registry
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	// series caches each label set's counter and histogram (httpKey →
+	// *httpSeries): a vector's lookup hashes every label value, and the
+	// middleware observes every request. The label sets are bounded
+	// (route patterns, normalised methods, status codes), as the
+	// vectors' own are.
+	series sync.Map
+}
+
+type httpKey struct {
+	route, method string
+	code          int
+}
+
+type httpSeries struct {
+	requests prometheus.Counter
+	duration prometheus.Observer
 }
 
 // New returns a Registry with the Go runtime and process collectors and the
@@ -82,9 +99,17 @@ func (r *Registry) Handler() http.Handler {
 // method is normalised to the standard methods (others become OTHER) for
 // the same reason.
 func (r *Registry) ObserveHTTP(route, method string, code int, d time.Duration) {
-	method = normaliseMethod(method)
-	r.requests.WithLabelValues(route, method, strconv.Itoa(code)).Inc()
-	r.duration.WithLabelValues(route, method).Observe(d.Seconds())
+	k := httpKey{route: route, method: normaliseMethod(method), code: code}
+	v, ok := r.series.Load(k)
+	if !ok {
+		v, _ = r.series.LoadOrStore(k, &httpSeries{
+			requests: r.requests.WithLabelValues(k.route, k.method, strconv.Itoa(code)),
+			duration: r.duration.WithLabelValues(k.route, k.method),
+		})
+	}
+	s := v.(*httpSeries)
+	s.requests.Inc()
+	s.duration.Observe(d.Seconds())
 }
 
 // normaliseMethod bounds the method label: a client can send any token as

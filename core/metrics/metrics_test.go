@@ -60,3 +60,26 @@ func TestHandlerExposesRuntimeAndHTTP(t *testing.T) {
 		}
 	}
 }
+
+// Observations of one label set add up in one series, however often they
+// come, and another status or method is a series of its own.
+func TestObserveHTTPAccumulates(t *testing.T) {
+	r := New()
+	for range 3 {
+		r.ObserveHTTP("/api/kv/v3/{op}", http.MethodPut, 200, time.Millisecond)
+	}
+	r.ObserveHTTP("/api/kv/v3/{op}", http.MethodPut, 409, time.Millisecond)
+	r.ObserveHTTP("/api/kv/v3/{op}", "BREW", 200, time.Millisecond)
+	r.ObserveHTTP("/api/kv/v3/{op}", "MELT", 200, time.Millisecond)
+	body := scrape(t, r)
+	for _, want := range []string{
+		`trellis_http_requests_total{code="200",method="PUT",route="/api/kv/v3/{op}"} 3`,
+		`trellis_http_requests_total{code="409",method="PUT",route="/api/kv/v3/{op}"} 1`,
+		`trellis_http_requests_total{code="200",method="OTHER",route="/api/kv/v3/{op}"} 2`,
+		`trellis_http_request_duration_seconds_count{method="PUT",route="/api/kv/v3/{op}"} 4`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
