@@ -20,6 +20,14 @@ func String(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	plain := 0 // start of the run of bytes not yet copied
 	for i := 0; i < len(s); {
+		// Eight plain ASCII bytes at a time: most strings (keys,
+		// values, paths) need no escape at all.
+		for i+8 <= len(s) && plain8(s[i:i+8]) {
+			i += 8
+		}
+		if i >= len(s) {
+			break
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
@@ -50,6 +58,23 @@ func String(dst []byte, s string) []byte {
 	}
 	dst = append(dst, s[plain:]...)
 	return append(dst, '"')
+}
+
+// plain8 reports whether all eight bytes of s (len(s) == 8) are ASCII
+// that String copies unescaped: none is a control character, '"', '\\',
+// '<', '>' or '&', and none has the high bit set.
+func plain8(s string) bool {
+	x := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+	const ones = 0x0101010101010101
+	// While every byte is ASCII, a byte below n borrows into its high bit
+	// when n is taken from it, a byte equal to c is zero under x^c and so
+	// below 1, and a borrow into the next byte only follows such a byte.
+	// A byte with the high bit set is caught by x itself.
+	bad := (x - ones*0x20) | // control characters
+		((x ^ ones*'"') - ones) | ((x ^ ones*'\\') - ones) |
+		((x ^ ones*'<') - ones) | ((x ^ ones*'>') - ones) | ((x ^ ones*'&') - ones)
+	return (bad|x)&(ones*0x80) == 0
 }
 
 func appendEscapedByte(dst []byte, c byte) []byte {

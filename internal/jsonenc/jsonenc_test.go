@@ -2,6 +2,7 @@ package jsonenc
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -12,6 +13,9 @@ var stringCases = []string{
 	"", "plain", `quote " and \ backslash`, "\b\f\n\r\t", "\x00\x01\x1f\x7f",
 	"<script>&amp;</script>", "héllo 世界 🙂", "a\u2028b\u2029c", "\xff", "ab\xe4\xb8", "\xed\xa0\x80",
 	"mixed\x00<é>\u2028\xfe end",
+	// Eight-byte runs with the escape in each place of a word.
+	"0123456789abcdef", "0123456789abcde\"", "01234567\\9abcdef", "abcdefgh\x1fijklmnop", "abcdefg>hijklmnop&",
+	"\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f~", "aaaaaaaé", "aaaaaaaa\u2028aaaaaaaa", "        \x00       ", "!#$%'()*+,-./:;=?@[]^_`{|}~",
 }
 
 func TestStringMatchesMarshal(t *testing.T) {
@@ -55,5 +59,13 @@ func TestFieldSeparatesMembers(t *testing.T) {
 	b = append(b, '}')
 	if want := `{"a":-3,"b":true,"c":18446744073709551615,"e":"","f":"\u003cx\u003e"}`; string(b) != want {
 		t.Fatalf("got %s, want %s", b, want)
+	}
+}
+
+func BenchmarkStringPlain(b *testing.B) {
+	s := strings.Repeat("v", 256)
+	buf := make([]byte, 0, 512)
+	for b.Loop() {
+		buf = String(buf[:0], s)
 	}
 }
