@@ -2,7 +2,6 @@ package audit
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -261,13 +260,24 @@ func peekBody(r *http.Request) (b body, counted *countingReader) {
 	default: // the handler sees the same failure
 		rest = errReader{err}
 	}
-	r.Body = readCloser{Reader: io.MultiReader(bytes.NewReader(b.data), rest), Closer: r.Body}
+	r.Body = &peekedBody{head: b.data, rest: rest, Closer: r.Body}
 	return b, counted
 }
 
-type readCloser struct {
-	io.Reader
+// peekedBody is a body read ahead: the bytes already read, then the rest.
+type peekedBody struct {
+	head []byte
+	rest io.Reader
 	io.Closer
+}
+
+func (p *peekedBody) Read(b []byte) (int, error) {
+	if len(p.head) > 0 {
+		n := copy(b, p.head)
+		p.head = p.head[n:]
+		return n, nil
+	}
+	return p.rest.Read(b)
 }
 
 type countingReader struct {

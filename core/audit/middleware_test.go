@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -410,5 +412,35 @@ func TestMiddlewareUsesRequestScope(t *testing.T) {
 	e := all(t, l)[0]
 	if e.Username != "scoped-user" || e.Target != "/scoped/key" || e.Params != `{"scoped":true}` || e.RequestID != "rid-9" || e.Status != 202 {
 		t.Errorf("entry %+v", e)
+	}
+}
+
+// The handler reads the body it would have read without the audit: the
+// peeked head, then the rest, whatever the size, however it reads, and
+// with the same error when the body fails.
+func TestPeekedBodyReadsUnchanged(t *testing.T) {
+	for _, size := range []int{0, 1, 7, MaxBodyBytes, MaxBodyBytes + 1, 3*MaxBodyBytes + 5} {
+		want := make([]byte, size)
+		for i := range want {
+			want[i] = byte('a' + i%26)
+		}
+		for _, sized := range []bool{true, false} {
+			r := httptest.NewRequest(http.MethodPost, "/x", bytes.NewReader(want))
+			if !sized {
+				r.ContentLength = -1
+			}
+			peekBody(r)
+			got, err := io.ReadAll(iotest.OneByteReader(r.Body))
+			if err != nil || !bytes.Equal(got, want) {
+				t.Fatalf("size %d (sized %v): read %d bytes, %v", size, sized, len(got), err)
+			}
+		}
+	}
+	failing := errors.New("connection reset")
+	r := httptest.NewRequest(http.MethodPost, "/x", io.MultiReader(strings.NewReader("abc"), iotest.ErrReader(failing)))
+	r.ContentLength = -1
+	peekBody(r)
+	if got, err := io.ReadAll(r.Body); string(got) != "abc" || !errors.Is(err, failing) {
+		t.Fatalf("failing body: read %q, %v", got, err)
 	}
 }
