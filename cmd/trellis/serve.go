@@ -24,6 +24,7 @@ environment variables (TRELLIS_HTTP_ADDR for http.addr), then flags.`,
 			if err != nil {
 				return err
 			}
+			setServeProcs()
 			return node.Run(cfg)
 		},
 	}

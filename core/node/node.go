@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"time"
 
@@ -214,7 +215,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		n.announce(n.store.Raft(), n.stopBg)
 	}()
 	n.logger.Info("trellis node started", "http", n.http.Addr(), "raft", n.store.Raft().PeerAddr(),
-		"data_dir", n.cfg.Node.DataDir, "modules", len(n.modules))
+		"data_dir", n.cfg.Node.DataDir, "modules", len(n.modules), "gomaxprocs", runtime.GOMAXPROCS(0))
 	return nil
 }
 
