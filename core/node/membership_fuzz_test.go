@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/trellis-cp/trellis/core/raft"
+	"github.com/trellis-cp/trellis/internal/testutil"
 )
 
 // fakeAdder is raft's AddMember as the join handler sees it: the same
@@ -99,6 +100,8 @@ func FuzzJoin(f *testing.F) {
 		`{"id":2,"peer_addr":["a:1"]}`,
 		`{"id":2,"name":"\u00e9\u4e16\ud83d\ude00","peer_addr":"\u4e16:1"}`,
 		`{"id":2,"name":{"a":[{"b":null}]},"peer_addr":"a:1"}`,
+		`{"id":2,"peer_Addr":"a:1"}`,          // names match in any case
+		"{\"id\":2,\"peer_addr\":\"\x8d:1\"}", // invalid UTF-8: 400
 		`[{"id":2}]`, `null`, `""`, `{}`, ``, `   `, `{`, "\xff\xfe",
 	} {
 		f.Add([]byte(seed))
@@ -115,10 +118,7 @@ func FuzzJoin(f *testing.F) {
 		}
 		// What the body says, decoded the handler's way (strict, one value).
 		var req joinRequest
-		dec := json.NewDecoder(bytes.NewReader(body))
-		dec.DisallowUnknownFields()
-		decoded := dec.Decode(&req) == nil && dec.Decode(new(json.RawMessage)) == io.EOF
-		valid := decoded && req.ID != 0 && wantDialable(req.PeerAddr)
+		valid := testutil.StrictJSON(body, &req) && req.ID != 0 && wantDialable(req.PeerAddr)
 		switch {
 		case w.Code == http.StatusOK:
 			if !valid {
