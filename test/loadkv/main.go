@@ -28,6 +28,14 @@
 // node (node.Run, the code `trellis serve` runs, with every module), each
 // writing a CPU profile of its whole life to DIR; the driver's own profile
 // goes there too. Production code has no profiling endpoint.
+//
+// With -trace DIR the nodes run the same way and each writes a runtime
+// trace (runtime/trace) of two seconds in the middle of every measured
+// window: DIR/trellis-<size>n-node<id>-r<round>-<k>.trace, k counting the
+// operations of -ops from 1. `go tool trace -pprof=sched FILE` shows where
+// goroutines waited to run, the Ready loop's among them. Nodes in this mode
+// keep the runtime's GOMAXPROCS unless it is set in the environment, while
+// `trellis serve` adds two Ps; set GOMAXPROCS (CPUs + 2) to match it.
 package main
 
 import (
@@ -74,6 +82,7 @@ type options struct {
 	bin        string
 	etcd       string
 	cpuProfile string
+	traceDir   string
 	dir        string
 }
 
@@ -96,6 +105,7 @@ func parseFlags() (options, error) {
 	flag.StringVar(&o.bin, "bin", "", "trellis binary to run (default: go build ./cmd/trellis into the temporary directory)")
 	flag.StringVar(&o.etcd, "etcd", "auto", "etcd binary for the comparison: auto (etcd on PATH, skipped when absent), off, or a path")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write CPU profiles of every Trellis node and of the driver into this `DIR` (nodes then run as this binary)")
+	flag.StringVar(&o.traceDir, "trace", "", "write a runtime trace of every Trellis node, two seconds in the middle of each operation's window, into this `DIR` (nodes then run as this binary)")
 	flag.StringVar(&o.dir, "dir", "", "parent of the temporary directory (default: the system temp dir)")
 	flag.Parse()
 	if flag.NArg() > 0 {
@@ -179,6 +189,15 @@ func run() (err error) {
 		defer pprof.StopCPUProfile()
 	}
 
+	if o.traceDir != "" {
+		if o.traceDir, err = filepath.Abs(o.traceDir); err != nil {
+			return err
+		}
+		if err := os.MkdirAll(o.traceDir, 0o755); err != nil {
+			return err
+		}
+	}
+
 	runTrellis := slices.Contains(o.Systems, "trellis")
 	var trellisCmd command
 	if runTrellis {
@@ -219,7 +238,7 @@ func run() (err error) {
 			name := fmt.Sprintf("%d-r%d", size, round)
 			if runTrellis {
 				rows, err := benchSystem(ctx, o, value, func() (system, error) {
-					return startTrellis(ctx, trellisCmd, filepath.Join(dir, "trellis-"+name), size, o.cpuProfile, round)
+					return startTrellis(ctx, trellisCmd, filepath.Join(dir, "trellis-"+name), size, nodeOutputs{o.cpuProfile, o.traceDir}, round)
 				})
 				if err != nil {
 					return fmt.Errorf("trellis, %s: %w", plural(size, "node"), err)
@@ -271,6 +290,9 @@ func run() (err error) {
 	}
 	if o.cpuProfile != "" {
 		fmt.Printf("\nCPU profiles in %s (go tool pprof -top %s/trellis-%dn-node1-r1.pprof)\n", o.cpuProfile, o.cpuProfile, o.Nodes[len(o.Nodes)-1])
+	}
+	if o.traceDir != "" {
+		fmt.Printf("\nRuntime traces in %s (go tool trace -pprof=sched %s/trellis-%dn-node1-r1-1.trace)\n", o.traceDir, o.traceDir, o.Nodes[len(o.Nodes)-1])
 	}
 	if o.jsonPath != "" {
 		if err := writeJSON(o.jsonPath, rep); err != nil {
@@ -597,6 +619,12 @@ func runPhase(ctx context.Context, sys system, client *loadClient, o options, op
 		}()
 	}
 	loadstat.SleepUntil(ctx, winStart)
+	if t, ok := sys.(tracer); ok && o.traceDir != "" {
+		// Two seconds in the middle of the window, or its start.
+		at := max(0, (o.Duration-traceSpan)/2)
+		trace := time.AfterFunc(at, t.Trace)
+		defer trace.Stop()
+	}
 	st0 := sys.Storage(ctx)
 	cpu0, self0, host0 := sys.CPU(), selfCPU(), hostCPU()
 	loadstat.SleepUntil(ctx, winEnd)

@@ -12,8 +12,10 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
+	"runtime/trace"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,6 +42,11 @@ const (
 	envNodeMode = "LOADKV_NODE"
 	// envNodeProfile is where such a node writes its CPU profile.
 	envNodeProfile = "LOADKV_CPUPROFILE"
+	// envNodeTrace is the path prefix of such a node's runtime traces:
+	// each SIGUSR1 writes the next one (-trace).
+	envNodeTrace = "LOADKV_TRACE"
+	// traceSpan is how long each runtime trace runs.
+	traceSpan = 2 * time.Second
 
 	adminPassword = "loadkv-admin-password"
 	startTimeout  = 60 * time.Second
@@ -53,10 +60,10 @@ type command struct {
 }
 
 // trellisCommand picks the node binary: this binary in node mode when
-// profiling, else -bin, else a fresh `go build` of ./cmd/trellis.
+// profiling or tracing, else -bin, else a fresh `go build` of ./cmd/trellis.
 func trellisCommand(ctx context.Context, o options, dir string) (command, error) {
 	switch {
-	case o.cpuProfile != "":
+	case o.cpuProfile != "" || o.traceDir != "":
 		self, err := os.Executable()
 		if err != nil {
 			return command{}, err
@@ -86,7 +93,8 @@ func trellisCommand(ctx context.Context, o options, dir string) (command, error)
 	return command{path: bin}, nil
 }
 
-// runNode is node mode: `trellis serve` with a CPU profile around it.
+// runNode is node mode: `trellis serve` with a CPU profile around it, or
+// runtime traces on demand.
 func runNode(args []string) int {
 	if len(args) > 0 && args[0] == "serve" {
 		args = args[1:]
@@ -115,12 +123,63 @@ func runNode(args []string) int {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	if prefix := os.Getenv(envNodeTrace); prefix != "" {
+		traceOnSignal(prefix)
+	}
 	if err := node.Run(cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "trellis:", err)
 		return 1
 	}
 	return 0
 }
+
+// traceOnSignal writes a runtime trace of traceSpan to prefix-<k>.trace on
+// the k-th SIGUSR1.
+func traceOnSignal(prefix string) {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGUSR1)
+	go func() {
+		for k := 1; ; k++ {
+			<-sig
+			if err := writeTrace(fmt.Sprintf("%s-%d.trace", prefix, k)); err != nil {
+				fmt.Fprintln(os.Stderr, "loadkv node: trace:", err)
+			}
+		}
+	}()
+}
+
+func writeTrace(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := trace.Start(f); err != nil {
+		f.Close()
+		return err
+	}
+	time.Sleep(traceSpan)
+	trace.Stop()
+	return f.Close()
+}
+
+// tracer is a system whose nodes can write a runtime trace (-trace).
+type tracer interface {
+	// Trace asks every node for one, without waiting for it.
+	Trace()
+}
+
+// Trace signals every node to write its next runtime trace.
+func (c *trellisCluster) Trace() {
+	for _, p := range c.procs {
+		if err := p.cmd.Process.Signal(syscall.SIGUSR1); err != nil {
+			progress("%s: trace: %v", p.name, err)
+		}
+	}
+}
+
+// nodeOutputs are where nodes in node mode write CPU profiles and runtime
+// traces; empty for none.
+type nodeOutputs struct{ profileDir, traceDir string }
 
 // trellisCluster is a running Trellis cluster with an admin session.
 type trellisCluster struct {
@@ -162,7 +221,7 @@ log:
 
 // startTrellis starts size nodes under dir and returns once every node is
 // healthy, a session is open and the KV routes answer.
-func startTrellis(ctx context.Context, cmd command, dir string, size int, profileDir string, round int) (_ *trellisCluster, err error) {
+func startTrellis(ctx context.Context, cmd command, dir string, size int, out nodeOutputs, round int) (_ *trellisCluster, err error) {
 	ports, err := freePorts(2 * size)
 	if err != nil {
 		return nil, err
@@ -194,8 +253,12 @@ func startTrellis(ctx context.Context, cmd command, dir string, size int, profil
 			return nil, err
 		}
 		env := append([]string{}, cmd.env...)
-		if profileDir != "" {
-			env = append(env, envNodeProfile+"="+filepath.Join(profileDir, fmt.Sprintf("trellis-%dn-node%d-r%d.pprof", size, id, round)))
+		name := fmt.Sprintf("trellis-%dn-node%d-r%d", size, id, round)
+		if out.profileDir != "" {
+			env = append(env, envNodeProfile+"="+filepath.Join(out.profileDir, name+".pprof"))
+		}
+		if out.traceDir != "" {
+			env = append(env, envNodeTrace+"="+filepath.Join(out.traceDir, name))
 		}
 		p, err := startProc(fmt.Sprintf("trellis node %d", id), filepath.Join(nodeDir, "node.log"), env, cmd.path, "serve", "--config", cfgPath)
 		if err != nil {
@@ -391,7 +454,7 @@ func startProc(name, logPath string, env []string, bin string, args ...string) (
 func cleanEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "TRELLIS_") || strings.HasPrefix(kv, "ETCD_") || strings.HasPrefix(kv, envNodeMode+"=") || strings.HasPrefix(kv, envNodeProfile+"=") {
+		if strings.HasPrefix(kv, "TRELLIS_") || strings.HasPrefix(kv, "ETCD_") || strings.HasPrefix(kv, envNodeMode+"=") || strings.HasPrefix(kv, envNodeProfile+"=") || strings.HasPrefix(kv, envNodeTrace+"=") {
 			continue
 		}
 		env = append(env, kv)
