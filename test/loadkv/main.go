@@ -172,10 +172,7 @@ func run() (err error) {
 	defer os.RemoveAll(dir)
 
 	if o.cpuProfile != "" {
-		if o.cpuProfile, err = filepath.Abs(o.cpuProfile); err != nil {
-			return err
-		}
-		if err := os.MkdirAll(o.cpuProfile, 0o755); err != nil {
+		if o.cpuProfile, err = outputDir(o.cpuProfile); err != nil {
 			return err
 		}
 		f, err := os.Create(filepath.Join(o.cpuProfile, "driver.pprof"))
@@ -190,10 +187,7 @@ func run() (err error) {
 	}
 
 	if o.traceDir != "" {
-		if o.traceDir, err = filepath.Abs(o.traceDir); err != nil {
-			return err
-		}
-		if err := os.MkdirAll(o.traceDir, 0o755); err != nil {
+		if o.traceDir, err = outputDir(o.traceDir); err != nil {
 			return err
 		}
 	}
@@ -394,6 +388,16 @@ func do(client *http.Client, req *http.Request, buf []byte) ([]byte, error) {
 		return buf, fmt.Errorf("%d %s", resp.StatusCode, msg)
 	}
 	return buf, nil
+}
+
+// outputDir makes dir (for profiles or traces) and returns its absolute
+// path, which the nodes, running elsewhere, are handed.
+func outputDir(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	return abs, os.MkdirAll(abs, 0o755)
 }
 
 // keyNames are the keys the load spreads over: /loadkv/00000 ... .
