@@ -19,7 +19,8 @@
 # Variables: VERSION (default: git describe), TESTFLAGS (extra go test flags,
 # e.g. TESTFLAGS='-run TestCluster -v'), RUNFLAGS (extra `trellis serve`
 # flags), BENCHFLAGS (flags for the store benchmark), LOADFLAGS (flags for the
-# KV load driver, e.g. LOADFLAGS='-duration 5s -nodes 3'), FUZZTIME (per fuzz
+# KV load driver, after its -rounds 3, e.g. LOADFLAGS='-duration 5s -nodes 3
+# -rounds 1'), FUZZTIME (per fuzz
 # target in make fuzz: a duration, default 30s, or an input count like 5000x),
 # TEST_FUZZTIME (the same in make test, default 2s), FUZZFLAGS (extra go test
 # flags for fuzzing, e.g. '-parallel 1'), ROBUSTNESSFLAGS (extra go test flags
@@ -86,7 +87,7 @@ test: build
 
 bench: build
 	$(GO) run ./test/bench $(BENCHFLAGS)
-	$(GO) run ./test/loadkv -bin bin/trellis $(LOADFLAGS)
+	$(GO) run ./test/loadkv -bin bin/trellis -rounds 3 $(LOADFLAGS)
 	$(GO) run ./test/pluginbench
 
 # etcd for test/loadkv's comparison. On a host with systemd the package also

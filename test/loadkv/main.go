@@ -18,7 +18,10 @@
 // CPU-second, the nodes' log fsyncs (from their /metrics) and resident
 // memory. "other CPUs" is what else kept the machine busy: a row where it
 // is high was disturbed. With -rounds N everything runs N times and each
-// row is the round with the median throughput.
+// row is the round with the median throughput; each Trellis/etcd ratio is
+// the median of the rounds' own ratios, since the two systems run one after
+// the other within a round and the machine's speed moves more between
+// rounds than within one. make bench runs three rounds.
 //
 // The table goes to stdout, progress to stderr. Every process it starts is
 // stopped before it exits, also on Ctrl-C (children run in their own
@@ -100,7 +103,7 @@ func parseFlags() (options, error) {
 	flag.StringVar(&nodes, "nodes", "1,3", "comma-separated cluster sizes")
 	flag.StringVar(&ops, "ops", strings.Join(allOps, ","), "comma-separated operations: put (write), get (linearizable read)")
 	flag.StringVar(&systems, "systems", "trellis,etcd,floor", "comma-separated systems to measure: trellis, etcd (etcd only when -etcd finds one), floor (Go HTTP servers that store nothing: the most this driver and machine allow)")
-	flag.IntVar(&o.Rounds, "rounds", 1, "run everything this many times and report, per row, the round with the median ops/s")
+	flag.IntVar(&o.Rounds, "rounds", 1, "run everything this many times and report, per row, the round with the median ops/s, and per comparison the median of the rounds' ratios")
 	flag.StringVar(&o.jsonPath, "json", "", "also write the figures as JSON to this file")
 	flag.StringVar(&o.bin, "bin", "", "trellis binary to run (default: go build ./cmd/trellis into the temporary directory)")
 	flag.StringVar(&o.etcd, "etcd", "auto", "etcd binary for the comparison: auto (etcd on PATH, skipped when absent), off, or a path")
@@ -266,12 +269,12 @@ func run() (err error) {
 	if o.Rounds > 1 {
 		rep.AllRounds = all
 	}
-	rep.Comparisons = compare(rep.Results)
+	rep.Comparisons = compare(rep.Results, all)
 
 	fmt.Printf("KV over HTTP: %d keep-alive clients spread over all nodes, %d-byte values over %d keys, %s per operation after %s warm-up; %d CPUs (%.0f%% busy before the run)\n",
 		o.Clients, o.ValueSize, o.Keys, o.Duration, o.Warmup, runtime.NumCPU(), 100*idleBusy)
 	if o.Rounds > 1 {
-		fmt.Printf("%d rounds; each row is the round with the median ops/s\n", o.Rounds)
+		fmt.Printf("%d rounds; each row is the round with the median ops/s, each ratio the median of the rounds' own\n", o.Rounds)
 	}
 	if rep.EtcdVersion != "" {
 		fmt.Printf("etcd %s through its HTTP JSON gateway\n", rep.EtcdVersion)
