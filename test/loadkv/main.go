@@ -234,8 +234,9 @@ func run() (err error) {
 		for _, size := range o.Nodes {
 			name := fmt.Sprintf("%d-r%d", size, round)
 			if runTrellis {
-				rows, err := benchSystem(ctx, o, value, func() (system, error) {
-					return startTrellis(ctx, trellisCmd, filepath.Join(dir, "trellis-"+name), size, nodeOutputs{o.cpuProfile, o.traceDir}, round)
+				sysDir := filepath.Join(dir, "trellis-"+name)
+				rows, err := benchSystem(ctx, o, value, sysDir, func() (system, error) {
+					return startTrellis(ctx, trellisCmd, sysDir, size, nodeOutputs{o.cpuProfile, o.traceDir}, round)
 				})
 				if err != nil {
 					return fmt.Errorf("trellis, %s: %w", plural(size, "node"), err)
@@ -243,8 +244,9 @@ func run() (err error) {
 				all = append(all, withRound(rows, round)...)
 			}
 			if etcdBin != "" {
-				rows, err := benchSystem(ctx, o, value, func() (system, error) {
-					return startEtcd(ctx, etcdBin, filepath.Join(dir, "etcd-"+name), size)
+				sysDir := filepath.Join(dir, "etcd-"+name)
+				rows, err := benchSystem(ctx, o, value, sysDir, func() (system, error) {
+					return startEtcd(ctx, etcdBin, sysDir, size)
 				})
 				if err != nil {
 					return fmt.Errorf("etcd, %s: %w", plural(size, "member"), err)
@@ -255,8 +257,9 @@ func run() (err error) {
 				}
 			}
 			if slices.Contains(o.Systems, "floor") {
-				rows, err := benchSystem(ctx, o, value, func() (system, error) {
-					return startFloor(ctx, filepath.Join(dir, "floor-"+name), size)
+				sysDir := filepath.Join(dir, "floor-"+name)
+				rows, err := benchSystem(ctx, o, value, sysDir, func() (system, error) {
+					return startFloor(ctx, sysDir, size)
 				})
 				if err != nil {
 					return fmt.Errorf("http floor, %s: %w", plural(size, "server"), err)
@@ -325,7 +328,15 @@ type system interface {
 
 // benchSystem starts a cluster, writes every key, measures each operation
 // and stops the cluster again, also on error.
-func benchSystem(ctx context.Context, o options, value []byte, start func() (system, error)) (rows []row, err error) {
+//
+// The system keeps its files under dataDir, which is removed once it has
+// stopped: the next system should not share the disk with the write-back of
+// this one's data (a put phase leaves hundreds of MB dirty in the page
+// cache, which the kernel writes out about 30 s later, in the middle of the
+// next window). Files removed before write-back are never written, and what
+// is left is flushed before the next system starts.
+func benchSystem(ctx context.Context, o options, value []byte, dataDir string, start func() (system, error)) (rows []row, err error) {
+	quietDisk()
 	t0 := time.Now()
 	sys, err := start()
 	if err != nil {
@@ -335,6 +346,9 @@ func benchSystem(ctx context.Context, o options, value []byte, start func() (sys
 		progress("stopping %s", sys.Name())
 		if serr := sys.Stop(); serr != nil && err == nil {
 			err = serr
+		}
+		if rerr := os.RemoveAll(dataDir); rerr != nil && err == nil {
+			err = rerr
 		}
 	}()
 	progress("%s: %s up after %s", sys.Name(), plural(sys.Size(), "node"), time.Since(t0).Round(time.Millisecond))
@@ -359,6 +373,16 @@ func benchSystem(ctx context.Context, o options, value []byte, start func() (sys
 		rows = append(rows, newRow(sys.Name(), sys.Size(), op, o.Clients, r, maxOf(idle), maxOf(peak)))
 	}
 	return rows, nil
+}
+
+// quietDisk flushes the machine's dirty pages (sync(2) waits for them), so
+// that a system starts on a disk no earlier system's write-back is using.
+func quietDisk() {
+	t0 := time.Now()
+	syscall.Sync()
+	if d := time.Since(t0); d > time.Second {
+		progress("flushing earlier writes took %s", d.Round(time.Millisecond))
+	}
 }
 
 // do sends one request and reads the whole answer (so the connection goes
