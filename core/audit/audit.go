@@ -49,6 +49,10 @@ const (
 	DefaultPruneInterval = time.Second
 	// writeTimeout bounds one batch transaction (and the final flush).
 	writeTimeout = 5 * time.Second
+	// writeAttempts is how often the flusher tries one batch while the
+	// cluster is unavailable, retryDelay the pause between tries.
+	writeAttempts = 3
+	retryDelay    = 200 * time.Millisecond
 	// maxBatchBytes cuts a flush into batches well under the state
 	// store's value threshold, so every batch lives in Badger's tree:
 	// pruning it is reclaimed by compaction, never left as value-log
@@ -95,6 +99,9 @@ type Log struct {
 
 	entries chan *Entry
 	lastNs  atomic.Int64 // newest timestamp handed out, to keep keys unique
+	// writeHook, when set (tests only), runs before each batch write and
+	// fails it with what it returns.
+	writeHook func() error
 
 	dropped  atomic.Uint64
 	reported uint64 // drops already logged; flusher goroutine only

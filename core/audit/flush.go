@@ -3,9 +3,11 @@ package audit
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"slices"
 	"time"
 
+	"github.com/trellis-cp/trellis/core/raft"
 	"github.com/trellis-cp/trellis/core/store"
 )
 
@@ -124,7 +126,7 @@ func (l *Log) commit(parent context.Context, p *batchWriter) {
 		return
 	}
 	p.buf = append(p.buf, ']')
-	err := l.writeBatch(parent, batchKey(p.last, l.opts.NodeID, p.count, p.first), compressBatch(p.buf))
+	err := l.storeBatch(parent, batchKey(p.last, l.opts.NodeID, p.count, p.first), compressBatch(p.buf))
 	if err != nil {
 		l.failed.Add(uint64(p.count))
 		l.log.Warn("write audit entries", "count", p.count, "err", err)
@@ -134,8 +136,44 @@ func (l *Log) commit(parent context.Context, p *batchWriter) {
 	p.count = 0
 }
 
-// writeBatch stores one encoded batch under key.
+// storeBatch stores one encoded batch under key, trying again while the
+// cluster is briefly unavailable. Leadership moving is the common case: a
+// leader transfer drops proposals while it runs, and a write a follower
+// forwarded is then lost and times out, where the same write succeeds a
+// moment later. The audit of the transfer itself is such a write. Trying
+// again is safe because a batch is a blind write of one value under one
+// key. Entries recorded meanwhile wait in the buffer, which drops them when
+// full, as during any outage.
+func (l *Log) storeBatch(parent context.Context, key string, value []byte) error {
+	for attempt := 1; ; attempt++ {
+		err := l.writeBatch(parent, key, value)
+		if err == nil || attempt == writeAttempts || !transient(err) {
+			return err
+		}
+		l.log.Debug("audit write failed, trying again", "attempt", attempt, "err", err)
+		t := time.NewTimer(retryDelay)
+		select {
+		case <-t.C:
+		case <-parent.Done():
+			t.Stop()
+			return err
+		}
+	}
+}
+
+// transient reports whether a failed write may succeed if tried again: the
+// cluster had no leader or did not answer, and this node is not stopping.
+func transient(err error) bool {
+	return raft.IsUnavailable(err) && !errors.Is(err, raft.ErrStopped)
+}
+
+// writeBatch stores one encoded batch under key, once.
 func (l *Log) writeBatch(parent context.Context, key string, value []byte) error {
+	if l.writeHook != nil {
+		if err := l.writeHook(); err != nil {
+			return err
+		}
+	}
 	op, err := l.ns.AppendOp(key, value)
 	if err != nil {
 		return err
