@@ -196,27 +196,17 @@ func compare(results, all []row) []comparison {
 }
 
 // roundRatios is Trellis's throughput over etcd's for one size and
-// operation, per round in which both ran, in round order.
+// operation, per round in which both ran, in round order (all is).
 func roundRatios(all []row, nodes int, op string) []float64 {
-	byRound := map[int]map[string]float64{}
-	var rounds []int
-	for _, r := range all {
-		if r.Nodes != nodes || r.Op != op {
+	var out []float64
+	for _, t := range all {
+		if t.System != "trellis" || t.Nodes != nodes || t.Op != op {
 			continue
 		}
-		if byRound[r.Round] == nil {
-			byRound[r.Round] = map[string]float64{}
-			rounds = append(rounds, r.Round)
-		}
-		byRound[r.Round][r.System] = r.OpsPerSec
-	}
-	slices.Sort(rounds)
-	var out []float64
-	for _, rd := range rounds {
-		t, tok := byRound[rd]["trellis"]
-		e, eok := byRound[rd]["etcd"]
-		if tok && eok && e > 0 {
-			out = append(out, t/e)
+		for _, e := range all {
+			if e.System == "etcd" && e.Round == t.Round && e.Nodes == nodes && e.Op == op && e.OpsPerSec > 0 {
+				out = append(out, t.OpsPerSec/e.OpsPerSec)
+			}
 		}
 	}
 	return out
