@@ -3,7 +3,8 @@ package store
 import (
 	"bytes"
 	"fmt"
-	"sort"
+	"slices"
+	"strings"
 
 	"github.com/dgraph-io/badger/v4"
 )
@@ -21,9 +22,9 @@ type batch struct {
 }
 
 type overlayRec struct {
-	rec    record
-	modRev int64
-	gone   bool
+	rec  record
+	rev  revision
+	gone bool
 }
 
 // newBatch starts a batch whose reads see everything written at or below
@@ -45,51 +46,74 @@ func (b *batch) flush() error {
 	return nil
 }
 
-// lookup returns the key's current record and mod revision, or ok=false.
+// lookup returns the key's current record and where it is, or ok=false.
 // The record's value is filled in only when withValue is set: the key
 // index answers everything else without touching Badger.
-func (b *batch) lookup(dk []byte, withValue bool) (rec record, modRev int64, ok bool, err error) {
+func (b *batch) lookup(ns string, dk []byte, withValue bool) (rec record, at revision, ok bool, err error) {
 	if o, hit := b.overlay[string(dk)]; hit {
 		if o.gone {
-			return record{}, 0, false, nil
+			return record{}, revision{}, false, nil
 		}
-		return o.rec, o.modRev, true, nil
+		return o.rec, o.rev, true, nil
 	}
 	meta, ok := b.sm.index[string(dk)]
 	if !ok {
-		return record{}, 0, false, nil
+		return record{}, revision{}, false, nil
 	}
 	rec = record{create: meta.create, version: meta.version, expireAt: meta.expireAt}
 	if !withValue {
-		return rec, meta.modRev, true, nil
+		return rec, meta.rev(), true, nil
 	}
-	item, err := b.read.Get(dk)
+	full, err := readRecord(b.read, ns, dk, meta.rev())
 	if err != nil {
-		return record{}, 0, false, fmt.Errorf("store: read %q (indexed at %d): %w", dk, meta.modRev, err)
+		return record{}, revision{}, false, err
+	}
+	return full, meta.rev(), true, nil
+}
+
+// readRecord reads the record written at r: the change-log event, or for a
+// plain record the data key dk. Its value is a copy.
+func readRecord(txn *badger.Txn, ns string, dk []byte, r revision) (record, error) {
+	k := dk
+	if !r.plain {
+		k = eventKey(ns, r.main, r.sub)
+	}
+	item, err := txn.Get(k)
+	if err != nil {
+		return record{}, fmt.Errorf("store: read %q at %d.%d: %w", dk, r.main, r.sub, err)
 	}
 	raw, err := item.ValueCopy(nil)
 	if err != nil {
-		return record{}, 0, false, fmt.Errorf("store: read %q: %w", dk, err)
+		return record{}, fmt.Errorf("store: read %q at %d.%d: %w", dk, r.main, r.sub, err)
 	}
-	full, err := unmarshalRecord(raw)
-	if err != nil {
-		return record{}, 0, false, err
+	if r.plain {
+		return unmarshalRecord(raw)
 	}
-	return full, int64(item.Version()), true, nil
+	_, _, rec, err := decodeEventRecord(raw)
+	return rec, err
 }
 
-// note records a write in the overlay (the batch's own reads) and in the
-// key index (every later batch's).
-func (b *batch) note(dk []byte, rec *record, modRev int64) {
-	k := string(dk) // one copy for both maps
-	b.overlay[k] = overlayRec{rec: *rec, modRev: modRev}
-	b.sm.index[k] = keyMeta{create: rec.create, version: rec.version, modRev: modRev, expireAt: rec.expireAt}
+// note records a write at r in the overlay (the batch's own reads), the
+// key index (every later batch's) and, unless it is a plain record, the
+// revision index (everyone's reads at r or later; a plain record is read
+// from its data key).
+func (b *batch) note(dk []byte, rec *record, r revision) {
+	k := string(dk) // one copy for every map
+	b.overlay[k] = overlayRec{rec: *rec, rev: r}
+	b.sm.index[k] = keyMeta{create: rec.create, version: rec.version, modRev: r.main, expireAt: rec.expireAt, sub: r.sub, plain: r.plain}
+	if !r.plain {
+		b.sm.revs.Load().put(k, r)
+	}
 }
 
-// forget records a delete the same way.
-func (b *batch) forget(dk []byte) {
-	b.overlay[string(dk)] = overlayRec{gone: true}
-	delete(b.sm.index, string(dk))
+// forget records a delete at r the same way.
+func (b *batch) forget(dk []byte, r revision) {
+	k := string(dk)
+	b.overlay[k] = overlayRec{gone: true}
+	delete(b.sm.index, k)
+	if !r.plain {
+		b.sm.revs.Load().tombstone(k, r)
+	}
 }
 
 func (b *batch) applyCommand(index uint64, cmd *Command) (*TxnResult, error) {
@@ -130,7 +154,7 @@ func (e *eventSeq) next() uint32 { e.n++; return e.n - 1 }
 func (b *batch) compares(cs []Compare) (bool, error) {
 	for i := range cs {
 		c := &cs[i]
-		rec, modRev, exists, err := b.lookup(dataKey(c.Namespace, c.Key), c.Target == CompareValue)
+		rec, at, exists, err := b.lookup(c.Namespace, dataKey(c.Namespace, c.Key), c.Target == CompareValue)
 		if err != nil {
 			return false, err
 		}
@@ -144,7 +168,7 @@ func (b *batch) compares(cs []Compare) (bool, error) {
 		case CompareVersion:
 			cmp = cmpInt(rec.version, c.Number)
 		case CompareModRevision:
-			cmp = cmpInt(modRev, c.Number)
+			cmp = cmpInt(at.main, c.Number)
 		case CompareCreateRevision:
 			cmp = cmpInt(rec.create, c.Number)
 		}
@@ -185,10 +209,10 @@ func (b *batch) applyOp(index uint64, ev *eventSeq, op *Op) (OpResult, error) {
 	case OpDeletePrefix:
 		return b.deletePrefix(index, ev, op)
 	case OpAppend:
-		return OpResult{}, b.appendRecord(index, op)
+		return OpResult{}, b.appendRecord(index, ev, op)
 	case OpTrim:
 		dk := dataKey(op.Namespace, op.Key)
-		b.forget(dk)
+		b.forget(dk, revision{main: int64(index), plain: true})
 		return OpResult{}, b.wb.DeleteAt(dk, index)
 	}
 	return OpResult{}, fmt.Errorf("store: unknown op %d", op.Type)
@@ -197,7 +221,7 @@ func (b *batch) applyOp(index uint64, ev *eventSeq, op *Op) (OpResult, error) {
 func (b *batch) put(index uint64, ev *eventSeq, op *Op) (OpResult, error) {
 	rev := int64(index)
 	dk := dataKey(op.Namespace, op.Key)
-	prev, prevRev, existed, err := b.lookup(dk, false)
+	prev, prevAt, existed, err := b.lookup(op.Namespace, dk, false)
 	if err != nil {
 		return OpResult{}, err
 	}
@@ -206,98 +230,98 @@ func (b *batch) put(index uint64, ev *eventSeq, op *Op) (OpResult, error) {
 	if existed {
 		rec.create = prev.create
 		rec.version = prev.version + 1
-		out.Prev = prev.kv(op.Key, prevRev)
+		out.Prev = prev.kv(op.Key, prevAt.main)
+		if prevAt.plain { // an append-only record written over: its data key goes
+			if err := b.wb.DeleteAt(dk, index); err != nil {
+				return out, err
+			}
+		}
 		if prev.expireAt != 0 {
 			if err := b.wb.DeleteAt(ttlKey(prev.expireAt, op.Namespace, op.Key), index); err != nil {
 				return out, err
 			}
 		}
 	}
-	if err := b.wb.SetEntryAt(badger.NewEntry(dk, rec.marshal()), index); err != nil {
-		return out, err
-	}
 	if rec.expireAt != 0 {
 		if err := b.wb.SetEntryAt(badger.NewEntry(ttlKey(rec.expireAt, op.Namespace, op.Key), u64bytes(index)), index); err != nil {
 			return out, err
 		}
 	}
-	b.note(dk, &rec, rev)
-	return out, b.event(index, ev, op.Namespace, EventPut, op.Key, &rec)
+	seq, err := b.event(index, ev, op.Namespace, EventPut, op.Key, &rec)
+	b.note(dk, &rec, revision{main: rev, sub: seq})
+	return out, err
 }
 
 func (b *batch) deleteOne(index uint64, ev *eventSeq, op *Op) (OpResult, error) {
 	dk := dataKey(op.Namespace, op.Key)
-	prev, prevRev, existed, err := b.lookup(dk, false)
+	prev, prevAt, existed, err := b.lookup(op.Namespace, dk, false)
 	if err != nil || !existed {
 		return OpResult{}, err
 	}
 	t := EventDelete
 	if op.Type == OpExpire {
 		// The key was written again after the leader decided to expire it.
-		if prevRev != op.ModRevision {
+		if prevAt.main != op.ModRevision {
 			return OpResult{}, nil
 		}
 		t = EventExpire
 	}
-	return b.remove(index, ev, op.Namespace, op.Key, dk, prev, prevRev, t)
+	return b.remove(index, ev, op.Namespace, op.Key, dk, prev, prevAt, t)
 }
 
-func (b *batch) remove(index uint64, ev *eventSeq, ns string, key, dk []byte, prev record, prevRev int64, t EventType) (OpResult, error) {
-	out := OpResult{Prev: prev.kv(key, prevRev), Deleted: 1}
-	if err := b.wb.DeleteAt(dk, index); err != nil {
-		return out, err
+func (b *batch) remove(index uint64, ev *eventSeq, ns string, key, dk []byte, prev record, prevAt revision, t EventType) (OpResult, error) {
+	out := OpResult{Prev: prev.kv(key, prevAt.main), Deleted: 1}
+	if prevAt.plain {
+		if err := b.wb.DeleteAt(dk, index); err != nil {
+			return out, err
+		}
 	}
 	if prev.expireAt != 0 {
 		if err := b.wb.DeleteAt(ttlKey(prev.expireAt, ns, key), index); err != nil {
 			return out, err
 		}
 	}
-	b.forget(dk)
 	gone := record{create: prev.create}
-	return out, b.event(index, ev, ns, t, key, &gone)
+	seq, err := b.event(index, ev, ns, t, key, &gone)
+	b.forget(dk, revision{main: int64(index), sub: seq})
+	return out, err
 }
 
-// deletePrefix runs after a flush, so the read snapshot is complete and the
-// overlay empty; keys are visited in order so every node emits the same
-// events.
+// deletePrefix visits the keys under the prefix in order, so every node
+// emits the same events. The revision index already holds this batch's
+// writes, the overlay its plain records; lookup reads what is current.
 func (b *batch) deletePrefix(index uint64, ev *eventSeq, op *Op) (OpResult, error) {
 	prefix := dataKey(op.Namespace, op.Key)
 	nsLen := len(prefix) - len(op.Key)
-	type victim struct {
-		key    []byte
-		rec    record
-		modRev int64
-	}
-	var victims []victim
-	it := b.read.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 64})
+	var victims []string
+	b.sm.revs.Load().rangeAt(string(prefix), prefixEnd(prefix), int64(index), func(k string, _ revision) bool {
+		victims = append(victims, k)
+		return true
+	})
+	// Plain records: in the read snapshot, or written by this batch.
+	it := b.read.NewIterator(badger.IteratorOptions{Prefix: prefix})
 	for it.Rewind(); it.Valid(); it.Next() {
-		item := it.Item()
-		if _, hit := b.overlay[string(item.Key())]; hit {
-			continue
-		}
-		raw, err := item.ValueCopy(nil)
-		if err != nil {
-			it.Close()
-			return OpResult{}, err
-		}
-		rec, err := unmarshalRecord(raw)
-		if err != nil {
-			it.Close()
-			return OpResult{}, err
-		}
-		victims = append(victims, victim{key: item.KeyCopy(nil), rec: rec, modRev: int64(item.Version())})
+		victims = append(victims, string(it.Item().Key()))
 	}
 	it.Close()
-	for dk, o := range b.overlay {
-		if !o.gone && bytes.HasPrefix([]byte(dk), prefix) {
-			victims = append(victims, victim{key: []byte(dk), rec: o.rec, modRev: o.modRev})
+	for k, o := range b.overlay {
+		if !o.gone && o.rev.plain && strings.HasPrefix(k, string(prefix)) {
+			victims = append(victims, k)
 		}
 	}
-	sort.Slice(victims, func(i, j int) bool { return bytes.Compare(victims[i].key, victims[j].key) < 0 })
+	slices.Sort(victims)
+	victims = slices.Compact(victims)
 	var out OpResult
-	for _, v := range victims {
-		key := v.key[nsLen:]
-		if _, err := b.remove(index, ev, op.Namespace, key, v.key, v.rec, v.modRev, EventDelete); err != nil {
+	for _, k := range victims {
+		dk := []byte(k)
+		prev, prevAt, ok, err := b.lookup(op.Namespace, dk, true)
+		if err != nil {
+			return out, err
+		}
+		if !ok {
+			continue
+		}
+		if _, err := b.remove(index, ev, op.Namespace, dk[nsLen:], dk, prev, prevAt, EventDelete); err != nil {
 			return out, err
 		}
 		out.Deleted++
@@ -305,10 +329,25 @@ func (b *batch) deletePrefix(index uint64, ev *eventSeq, op *Op) (OpResult, erro
 	return out, nil
 }
 
-func (b *batch) event(index uint64, ev *eventSeq, ns string, t EventType, key []byte, rec *record) error {
-	e := badger.NewEntry(eventKey(ns, int64(index), ev.next()), encodeEvent(t, key, rec))
+// prefixEnd is the first key after every key that starts with p, as a
+// string; "" when there is none.
+func prefixEnd(p []byte) string {
+	end := []byte(string(p))
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return string(end[:i+1])
+		}
+	}
+	return ""
+}
+
+// event writes a change-log event at index and returns its position.
+func (b *batch) event(index uint64, ev *eventSeq, ns string, t EventType, key []byte, rec *record) (uint32, error) {
+	seq := ev.next()
+	e := badger.NewEntry(eventKey(ns, int64(index), seq), encodeEvent(t, key, rec))
 	b.sm.marks.note(ns, key, int64(index))
-	return b.wb.SetEntryAt(e, index)
+	return seq, b.wb.SetEntryAt(e, index)
 }
 
 // compact drops the change log below rev and lets Badger discard old
@@ -330,13 +369,17 @@ func (b *batch) compact(index uint64, rev int64) error {
 		rev = int64(index)
 	}
 	markAt := sm.startCompaction(rev, index)
+	// Below rev the index keeps, for each key, the record a read at rev
+	// sees; those events stay.
+	kept := sm.revs.Load().compact(rev)
 	it := b.read.NewIterator(badger.IteratorOptions{Prefix: []byte{tagEvent}})
 	for it.Rewind(); it.Valid(); it.Next() {
 		k := it.Item().Key()
-		if len(k) < 13 {
+		_, r, err := splitEventKey(k)
+		if err != nil {
 			continue
 		}
-		if r := int64(beUint64(k[len(k)-12 : len(k)-4])); r < rev {
+		if _, keep := kept[r]; r.main < rev && !keep {
 			if err := b.wb.DeleteAt(it.Item().KeyCopy(nil), markAt); err != nil {
 				it.Close()
 				return err
@@ -376,13 +419,22 @@ func (r *record) kv(key []byte, modRev int64) *KV {
 // appendRecord is OpAppend: a blind write of a new key, without the read
 // of a previous record and without a change-log event, so an append-only
 // log costs one Badger write per entry.
-func (b *batch) appendRecord(index uint64, op *Op) error {
+func (b *batch) appendRecord(index uint64, ev *eventSeq, op *Op) error {
 	rev := int64(index)
 	dk := dataKey(op.Namespace, op.Key)
+	// A key of the revision index written over (never, by the logs that
+	// append) is deleted first, so that its history says so.
+	if prev, at, ok, err := b.lookup(op.Namespace, dk, false); err != nil {
+		return err
+	} else if ok && !at.plain {
+		if _, err := b.remove(index, ev, op.Namespace, op.Key, dk, prev, at, EventDelete); err != nil {
+			return err
+		}
+	}
 	rec := record{create: rev, version: 1, value: op.Value}
 	if err := b.wb.SetEntryAt(badger.NewEntry(dk, rec.marshal()), index); err != nil {
 		return err
 	}
-	b.note(dk, &rec, rev)
+	b.note(dk, &rec, revision{main: rev, plain: true})
 	return nil
 }

@@ -51,7 +51,7 @@ func (s *Store) HashKV(ctx context.Context, rev int64) (HashResult, error) {
 		return HashResult{}, fmt.Errorf("store: hash: %w", err)
 	}
 	defer txn.Discard()
-	h, err := hashRecords(ctx, txn)
+	h, err := s.sm.hashRecords(ctx, txn, rev)
 	if err != nil {
 		return HashResult{}, err
 	}
@@ -81,36 +81,38 @@ func (s *Store) waitRevision(ctx context.Context, rev int64) error {
 	return fmt.Errorf("%w: %d not applied here (applied %d): %w", ErrFutureRevision, rev, s.Revision(), err)
 }
 
-// hashRecords hashes every data record txn sees, as HashKV describes.
-func hashRecords(ctx context.Context, txn *badger.Txn) (uint32, error) {
+// hashRecords hashes every record visible at rev, as HashKV describes.
+func (sm *stateMachine) hashRecords(ctx context.Context, txn *badger.Txn, rev int64) (uint32, error) {
 	h := crc32.New(castagnoli)
-	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{tagData}, PrefetchValues: true, PrefetchSize: 256})
-	defer it.Close()
 	var scratch []byte
 	n := 0
-	for it.Rewind(); it.Valid(); it.Next() {
+	err := sm.walk(txn, rev, []byte{tagData}, string([]byte{tagData}), func(k string, r revision) (bool, error) {
 		if n++; n%4096 == 0 && ctx.Err() != nil {
-			return 0, fmt.Errorf("store: hash: %w", ctx.Err())
+			return false, fmt.Errorf("store: hash: %w", ctx.Err())
 		}
-		item := it.Item()
-		ns, key, err := splitDataKey(item.Key())
+		dk := []byte(k)
+		ns, key, err := splitDataKey(dk)
 		if err != nil {
-			return 0, err
+			return false, err
+		}
+		rec, err := readRecord(txn, string(ns), dk, r)
+		if err != nil {
+			return false, fmt.Errorf("store: hash: %w", err)
 		}
 		scratch = scratch[:0]
 		scratch = binary.AppendUvarint(scratch, uint64(len(ns)))
 		scratch = append(scratch, ns...)
 		scratch = binary.AppendUvarint(scratch, uint64(len(key)))
 		scratch = append(scratch, key...)
-		scratch = binary.BigEndian.AppendUint64(scratch, item.Version())
+		scratch = binary.BigEndian.AppendUint64(scratch, uint64(r.main))
 		h.Write(scratch)
-		if err := item.Value(func(v []byte) error {
-			h.Write(binary.AppendUvarint(scratch[:0], uint64(len(v))))
-			h.Write(v)
-			return nil
-		}); err != nil {
-			return 0, fmt.Errorf("store: hash %q: %w", item.Key(), err)
-		}
+		v := rec.marshal()
+		h.Write(binary.AppendUvarint(scratch[:0], uint64(len(v))))
+		h.Write(v)
+		return true, nil
+	})
+	if err != nil {
+		return 0, err
 	}
 	return h.Sum32(), nil
 }

@@ -110,7 +110,7 @@ func TestHashKVAgreesAcrossMembersAndSeesCorruption(t *testing.T) {
 	// bytes onto another key at that key's own version, restart it.
 	victim := c.follower()
 	c.stop(victim)
-	corruptRecord(t, filepath.Join(c.dirs[victim], "state"), dataKey("kv", []byte("k10")), dataKey("kv", []byte("k11")))
+	corruptRecord(t, filepath.Join(c.dirs[victim], "state"), "kv", "k10", "k11")
 	c.start(victim, false, nil)
 	c.waitLeader()
 	lead = c.waitLeader()
@@ -130,9 +130,10 @@ func TestHashKVAgreesAcrossMembersAndSeesCorruption(t *testing.T) {
 	}
 }
 
-// corruptRecord writes the record stored under from onto key to, at the
-// version to already has, directly in a stopped member's state store.
-func corruptRecord(t *testing.T, dir string, from, to []byte) {
+// corruptRecord writes the value of key from's current record into key
+// to's current record (its newest change-log event, at the version it
+// already has), directly in a stopped member's state store.
+func corruptRecord(t *testing.T, dir, ns, from, to string) {
 	t.Helper()
 	st, err := storage.OpenStateDB(dir, testLogger())
 	if err != nil {
@@ -140,22 +141,39 @@ func corruptRecord(t *testing.T, dir string, from, to []byte) {
 	}
 	defer st.Close()
 	txn := st.DB().NewTransactionAt(storage.MaxTs, false)
-	src, err := txn.Get(from)
-	if err != nil {
-		t.Fatal(err)
+	// The newest event of each key: its current record.
+	newest := map[string][]byte{}
+	records := map[string][]byte{}
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: nsPrefix(tagEvent, ns)})
+	for it.Rewind(); it.Valid(); it.Next() {
+		v, err := it.Item().ValueCopy(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, k, _, err := decodeEventRecord(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		newest[string(k)] = it.Item().KeyCopy(nil)
+		records[string(k)] = v
 	}
-	val, err := src.ValueCopy(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dst, err := txn.Get(to)
-	if err != nil {
-		t.Fatal(err)
-	}
-	version := dst.Version()
+	it.Close()
 	txn.Discard()
+	_, _, src, err := decodeEventRecord(records[from])
+	if err != nil {
+		t.Fatal(err)
+	}
+	typ, k, dst, err := decodeEventRecord(records[to])
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst.value = src.value
+	_, r, err := splitEventKey(newest[to])
+	if err != nil {
+		t.Fatal(err)
+	}
 	wb := st.DB().NewManagedWriteBatch()
-	if err := wb.SetEntryAt(badger.NewEntry(to, val), version); err != nil {
+	if err := wb.SetEntryAt(badger.NewEntry(newest[to], encodeEvent(typ, k, &dst)), uint64(r.main)); err != nil {
 		t.Fatal(err)
 	}
 	if err := wb.Flush(); err != nil {

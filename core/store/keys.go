@@ -9,10 +9,17 @@ import (
 // Key layout inside the state store. Every module namespace is a prefix, so
 // a module can never read or write another's keys.
 //
-//	k<ns>\x00<key>               the key's record
-//	w<ns>\x00<rev:8><seq:4>      the change log watchers read from
+//	k<ns>\x00<key>               a plain record (OpAppend), at version = its revision
+//	w<ns>\x00<rev:8><seq:4>      the change log: every other record, and what watchers read
 //	x<expire-ms:8><ns>\x00<key>  TTL index, scanned by the leader
 //	m<name>                      store metadata (applied index, members, ...)
+//
+// stateLayout is the key layout this build writes and reads. Layout 2
+// keeps a key's records only as change-log events (layout 1 also wrote
+// each version under the key itself); it is recorded in metaLayout when a
+// state store is created, and a store of another layout is refused.
+const stateLayout = 2
+
 const (
 	tagData  = 'k'
 	tagEvent = 'w'
@@ -24,7 +31,9 @@ var (
 	metaApplied   = []byte("mapplied")
 	metaCompacted = []byte("mcompacted")
 	metaReadFloor = []byte("mreadfloor")
-	metaMember    = []byte("mmember/")
+	// metaLayout is the layout of the state store (stateLayout).
+	metaLayout = []byte("mlayout")
+	metaMember = []byte("mmember/")
 	// metaAlarm/<member:8><type> holds a raised alarm (alarm.go).
 	metaAlarm = []byte("malarm/")
 )
@@ -59,6 +68,17 @@ func eventKey(ns string, rev int64, seq uint32) []byte {
 	b := nsPrefix(tagEvent, ns)
 	b = binary.BigEndian.AppendUint64(b, uint64(rev))
 	return binary.BigEndian.AppendUint32(b, seq)
+}
+
+// splitEventKey returns the namespace of a change-log key and the
+// revision it names.
+func splitEventKey(k []byte) (string, revision, error) {
+	if len(k) < 14 || k[0] != tagEvent || k[len(k)-13] != 0 {
+		return "", revision{}, fmt.Errorf("store: bad event key %q", k)
+	}
+	n := len(k)
+	r := revision{main: int64(binary.BigEndian.Uint64(k[n-12 : n-4])), sub: binary.BigEndian.Uint32(k[n-4:])}
+	return string(k[1 : n-13]), r, nil
 }
 
 func ttlKey(expireAt int64, ns string, key []byte) []byte {
@@ -136,6 +156,20 @@ func eventHasPrefix(b, prefix []byte) bool {
 	d.byte1()
 	key := d.bytes()
 	return d.err != nil || bytes.HasPrefix(key, prefix)
+}
+
+// decodeEventRecord returns an event's type and key and the key's record
+// as the event left it; key and value alias b.
+func decodeEventRecord(b []byte) (EventType, []byte, record, error) {
+	d := decoder{b: b}
+	t := EventType(d.byte1())
+	key := d.bytes()
+	rec := record{create: d.i64(), version: d.i64(), expireAt: d.i64()}
+	if d.err != nil {
+		return 0, nil, record{}, d.err
+	}
+	rec.value = d.b
+	return t, key, rec, nil
 }
 
 func decodeEvent(b []byte, modRev int64) (Event, error) {

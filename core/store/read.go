@@ -29,27 +29,89 @@ func (sm *stateMachine) get(ns string, key []byte, rev int64) (*KV, int64, error
 		return nil, 0, err
 	}
 	defer txn.Discard()
-	item, err := txn.Get(dataKey(ns, key))
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return nil, rev, ErrNotFound
+	dk := dataKey(ns, key)
+	r, ok := sm.revs.Load().get(string(dk), rev)
+	if err := sm.stillReadable(rev); err != nil {
+		return nil, 0, err
 	}
+	if !ok { // maybe a plain record
+		item, err := txn.Get(dk)
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil, rev, ErrNotFound
+		}
+		if err != nil {
+			return nil, rev, fmt.Errorf("store: get %q: %w", key, err)
+		}
+		r = revision{main: int64(item.Version()), plain: true}
+	}
+	rec, err := readRecord(txn, ns, dk, r)
 	if err != nil {
-		return nil, rev, fmt.Errorf("store: get %q: %w", key, err)
+		return nil, rev, err
 	}
-	kv, err := itemKV(item, len(ns)+2)
-	return kv, rev, err
+	return rec.kvOwned(key, r.main), rev, nil
 }
 
-func itemKV(item *badger.Item, prefixLen int) (*KV, error) {
-	raw, err := item.ValueCopy(nil)
-	if err != nil {
-		return nil, fmt.Errorf("store: read value: %w", err)
+// walk calls fn, in key order, for every key under prefix (from start on)
+// visible at rev, with where its record is: the revision index's keys
+// and the plain records (the data keys txn sees), merged. It takes the
+// index in chunks, so apply is never held up for long.
+func (sm *stateMachine) walk(txn *badger.Txn, rev int64, prefix []byte, start string, fn func(dk string, r revision) (bool, error)) error {
+	revs := sm.revs.Load()
+	end := prefixEnd(prefix)
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+	defer it.Close()
+	it.Seek([]byte(start))
+	type hit struct {
+		key string
+		at  revision
 	}
-	rec, err := unmarshalRecord(raw)
-	if err != nil {
-		return nil, err
+	chunk := make([]hit, 0, listChunk)
+	for {
+		chunk = chunk[:0]
+		revs.rangeAt(start, end, rev, func(k string, r revision) bool {
+			chunk = append(chunk, hit{k, r})
+			return len(chunk) < listChunk
+		})
+		if err := sm.stillReadable(rev); err != nil {
+			return err
+		}
+		for _, h := range chunk {
+			// Plain records before this key first.
+			for ; it.Valid() && string(it.Item().Key()) < h.key; it.Next() {
+				if more, err := fn(string(it.Item().Key()), revision{main: int64(it.Item().Version()), plain: true}); !more || err != nil {
+					return err
+				}
+			}
+			if more, err := fn(h.key, h.at); !more || err != nil {
+				return err
+			}
+		}
+		if len(chunk) < listChunk {
+			break
+		}
+		start = chunk[len(chunk)-1].key + "\x00"
 	}
-	return rec.kv(item.Key()[prefixLen:], int64(item.Version())), nil
+	for ; it.Valid(); it.Next() {
+		if more, err := fn(string(it.Item().Key()), revision{main: int64(it.Item().Version()), plain: true}); !more || err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// stillReadable checks, after a read of the revision index, that no
+// compaction past rev came first: compaction publishes the compacted
+// revision before it trims the index.
+func (sm *stateMachine) stillReadable(rev int64) error {
+	if c := max(sm.compacted.Load(), sm.readFloor.Load()); rev < c {
+		return fmt.Errorf("%w: %d < %d", ErrCompacted, rev, c)
+	}
+	return nil
+}
+
+// kvOwned is kv for a record whose value the caller owns (no copy).
+func (r *record) kvOwned(key []byte, modRev int64) *KV {
+	return &KV{Key: string(key), Value: r.value, CreateRevision: r.create, ModRevision: modRev, Version: r.version, ExpireAt: r.expireAt}
 }
 
 // ListOptions page through keys under a prefix in key order.
@@ -80,6 +142,11 @@ type ListResult struct {
 	Revision int64
 }
 
+// listChunk bounds how many keys a list collects from the revision index
+// under its lock before it reads their records.
+const listChunk = 512
+
+// list reads the keys under the prefix at rev in key order (walk).
 func (sm *stateMachine) list(ns string, prefix []byte, opts ListOptions) (*ListResult, error) {
 	txn, rev, err := sm.readTxn(opts.Revision)
 	if err != nil {
@@ -88,37 +155,34 @@ func (sm *stateMachine) list(ns string, prefix []byte, opts ListOptions) (*ListR
 	defer txn.Discard()
 	p := dataKey(ns, prefix)
 	nsLen := len(p) - len(prefix)
-	it := txn.NewIterator(badger.IteratorOptions{
-		Prefix:         p,
-		PrefetchValues: !opts.KeysOnly && !opts.CountOnly,
-		PrefetchSize:   64,
-	})
-	defer it.Close()
-	start := p
+	start := string(p)
 	if opts.After != "" {
-		start = append(dataKey(ns, []byte(opts.After)), 0)
+		start = max(start, string(dataKey(ns, []byte(opts.After)))+"\x00")
 	}
 	res := &ListResult{Revision: rev}
-	for it.Seek(start); it.Valid(); it.Next() {
-		item := it.Item()
+	err = sm.walk(txn, rev, p, start, func(dk string, r revision) (bool, error) {
 		if opts.CountOnly {
 			res.Count++
-			continue
+			return true, nil
 		}
 		if opts.Limit > 0 && len(res.KVs) == opts.Limit {
 			res.More = true
-			break
+			return false, nil
 		}
+		key := []byte(dk[nsLen:])
 		if opts.KeysOnly {
-			kv := &KV{Key: string(item.Key()[nsLen:]), ModRevision: int64(item.Version())}
-			res.KVs = append(res.KVs, kv)
-			continue
+			res.KVs = append(res.KVs, &KV{Key: string(key), ModRevision: r.main})
+			return true, nil
 		}
-		kv, err := itemKV(item, nsLen)
+		rec, err := readRecord(txn, ns, []byte(dk), r)
 		if err != nil {
-			return nil, err
+			return false, err
 		}
-		res.KVs = append(res.KVs, kv)
+		res.KVs = append(res.KVs, rec.kvOwned(key, r.main))
+		return true, nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return res, nil
 }

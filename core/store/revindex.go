@@ -12,15 +12,17 @@ import (
 // the manner of etcd's treeIndex: records on disk are keyed by revision, and
 // this index maps each key to the revisions it was written (or deleted) at,
 // so a read at store revision rev can find the one record it must see.
-// Nothing uses it yet.
 
 // revision names one change.
 type revision struct {
 	main int64  // store revision (raft index)
 	sub  uint32 // position among that entry's changes
+	// plain marks a record of an append-only log (OpAppend): it is stored
+	// under its key at version main, not as a change-log event.
+	plain bool
 }
 
-// less orders revisions by main, then sub.
+// less orders revisions by main, then sub; plain plays no part.
 func (a revision) less(b revision) bool {
 	if a.main != b.main {
 		return a.main < b.main

@@ -19,7 +19,7 @@ import (
 //
 //	offset  size  field
 //	0       12    magic "TRELLISSNAP\x00"
-//	12      4     format version (1)
+//	12      4     format version (2)
 //	16      8     revision: the applied index the state is taken at
 //	24      8     raft term of that revision (0 when unknown)
 //	32      8     id of the member that wrote the file
@@ -34,8 +34,9 @@ import (
 // is the hex SHA-256 of the whole file, trailer included (what sha256sum
 // prints), so it can be compared with a download's.
 const (
-	snapshotMagic      = "TRELLISSNAP\x00"
-	snapshotVersion    = 1
+	snapshotMagic = "TRELLISSNAP\x00"
+	// Version 2: the state store's layout 2 (keys.go stateLayout).
+	snapshotVersion    = 2
 	snapshotHeaderSize = 56
 	// snapshotMaxChunk bounds a body chunk, so a corrupt length cannot make
 	// the reader wait for or buffer gigabytes.

@@ -176,7 +176,8 @@ func TestRestoreSnapshotRefusesBadFiles(t *testing.T) {
 		{"revision changed in the header", with(func(b []byte) []byte { b[23]++; return b }), "checksum"},
 		{"bad magic", with(func(b []byte) []byte { b[0] = 'X'; return b }), "magic"},
 		{"not a snapshot", []byte("{\"hello\": \"world\"}\n"), "magic"},
-		{"unknown version", with(func(b []byte) []byte { binary.BigEndian.PutUint32(b[12:], 2); return b }), "version 2"},
+		{"unknown version", with(func(b []byte) []byte { binary.BigEndian.PutUint32(b[12:], 3); return b }), "version 3"},
+		{"version 1 (state layout 1)", with(func(b []byte) []byte { binary.BigEndian.PutUint32(b[12:], 1); return b }), "version 1"},
 		{"oversized chunk", with(func(b []byte) []byte {
 			binary.BigEndian.PutUint32(b[snapshotHeaderSize:], 1<<30)
 			return b

@@ -65,6 +65,10 @@ type stateMachine struct {
 
 	// index is every live key's metadata (index.go); Ready loop only.
 	index keyIndex
+	// revs maps every key to the revisions its records are at
+	// (revindex.go): reads find records through it. Replaced whole when a
+	// snapshot is installed.
+	revs atomic.Pointer[revIndex]
 }
 
 var _ raft.StateMachine = (*stateMachine)(nil)
@@ -92,6 +96,9 @@ func (sm *stateMachine) loadMeta() error {
 	} else {
 		sm.applied.Store(v)
 	}
+	if err := sm.checkLayout(txn); err != nil {
+		return err
+	}
 	if v, at, err := getU64At(txn, metaCompacted); err != nil {
 		return err
 	} else {
@@ -117,6 +124,34 @@ func (sm *stateMachine) loadMeta() error {
 	sm.members = members
 	sm.mu.Unlock()
 	return sm.loadAlarms()
+}
+
+// ErrLayout is returned when a state store was written in a key layout
+// this build does not read.
+var ErrLayout = errors.New("store: state store layout")
+
+// checkLayout refuses a state store of another layout and records this
+// build's in a new one (nothing applied yet).
+func (sm *stateMachine) checkLayout(txn *badger.Txn) error {
+	layout, err := getU64(txn, metaLayout)
+	if err != nil {
+		return err
+	}
+	switch {
+	case layout == stateLayout:
+		return nil
+	case layout == 0 && sm.applied.Load() == 0:
+		w := sm.db.DB().NewTransactionAt(1, true)
+		defer w.Discard()
+		if err := w.Set(metaLayout, u64bytes(stateLayout)); err != nil {
+			return err
+		}
+		if err := w.CommitAt(1, nil); err != nil {
+			return fmt.Errorf("store: record the layout: %w", err)
+		}
+		return nil
+	}
+	return fmt.Errorf("%w: it is layout %d, this build reads layout %d; start this member from an empty data directory (it catches up from the cluster) or restore a snapshot file taken by this build", ErrLayout, max(layout, 1), stateLayout)
 }
 
 func getU64(txn *badger.Txn, key []byte) (uint64, error) {
