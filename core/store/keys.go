@@ -13,19 +13,18 @@ import (
 //	w<ns>\x00<rev:8><seq:4>      the change log: every other record, and what watchers read
 //	x<expire-ms:8><ns>\x00<key>  TTL index, scanned by the leader
 //	m<name>                      store metadata (applied index, members, ...)
-//
-// stateLayout is the key layout this build writes and reads. Layout 2
-// keeps a key's records only as change-log events (layout 1 also wrote
-// each version under the key itself); it is recorded in metaLayout when a
-// state store is created, and a store of another layout is refused.
-const stateLayout = 2
-
 const (
 	tagData  = 'k'
 	tagEvent = 'w'
 	tagTTL   = 'x'
 	tagMeta  = 'm'
 )
+
+// stateLayout is the key layout this build writes and reads. Layout 2
+// keeps a key's records only as change-log events (layout 1 also wrote
+// each version under the key itself); it is recorded in metaLayout when a
+// state store is created, and a store of another layout is refused.
+const stateLayout = 2
 
 var (
 	metaApplied   = []byte("mapplied")

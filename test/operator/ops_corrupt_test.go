@@ -1,6 +1,7 @@
 package operatortest
 
 import (
+	"bytes"
 	"math"
 	"net/http"
 	"path/filepath"
@@ -13,17 +14,20 @@ import (
 	"github.com/trellis-cp/trellis/test/internal/testnode"
 )
 
-// opsDataKey is where the state store keeps a KV module v3 key: tag 'k',
-// the namespace, a zero byte, the module's own key (core/store/keys.go,
-// modules/kv's "v3/" prefix).
-func opsDataKey(key string) []byte { return []byte("kkv\x00v3/" + key) }
+// opsEventPrefix is where the state store keeps the KV module's records:
+// its change log, tag 'w', the namespace, a zero byte (core/store/keys.go).
+const opsEventPrefix = "wkv\x00"
 
 // opsCorruptMember changes member i's state behind raft's back while it is
-// stopped: the record of key to becomes a copy of from's, at to's own
-// version, so revisions and versions all still agree and only the data
-// differs.
-func (c *opsCluster) opsCorruptMember(i int, from, to string) {
+// stopped: the newest record of key (a change-log event naming the KV
+// module's "v3/"+key and ending in value) gets value replaced by another
+// of the same length, at its own version, so revisions and versions all
+// still agree and only the data differs.
+func (c *opsCluster) opsCorruptMember(i int, key, value, replacement string) {
 	c.t.Helper()
+	if len(value) != len(replacement) {
+		c.t.Fatalf("replacement %q is not as long as %q", replacement, value)
+	}
 	c.stop(i)
 	db, err := storage.OpenStateDB(filepath.Join(c.tc.Node(i).Config.Node.DataDir, "state"), testnode.Logger())
 	if err != nil {
@@ -31,22 +35,29 @@ func (c *opsCluster) opsCorruptMember(i int, from, to string) {
 	}
 	defer db.Close()
 	read := db.DB().NewTransactionAt(math.MaxUint64, false)
-	src, err := read.Get(opsDataKey(from))
-	if err != nil {
-		c.t.Fatalf("read %s: %v", from, err)
+	it := read.NewIterator(badger.IteratorOptions{Prefix: []byte(opsEventPrefix)})
+	var (
+		at      []byte
+		version uint64
+		rec     []byte
+	)
+	for it.Rewind(); it.Valid(); it.Next() {
+		v, err := it.Item().ValueCopy(nil)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		if bytes.Contains(v, []byte("v3/"+key)) && bytes.HasSuffix(v, []byte(value)) {
+			at, version, rec = it.Item().KeyCopy(nil), it.Item().Version(), v
+		}
 	}
-	val, err := src.ValueCopy(nil)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	dst, err := read.Get(opsDataKey(to))
-	if err != nil {
-		c.t.Fatalf("read %s: %v", to, err)
-	}
-	version := dst.Version()
+	it.Close()
 	read.Discard()
+	if at == nil {
+		c.t.Fatalf("no record of %s with value %q on member %d", key, value, i)
+	}
+	copy(rec[len(rec)-len(value):], replacement)
 	wb := db.DB().NewManagedWriteBatch()
-	if err := wb.SetEntryAt(badger.NewEntry(opsDataKey(to), val), version); err != nil {
+	if err := wb.SetEntryAt(badger.NewEntry(at, rec), version); err != nil {
 		c.t.Fatal(err)
 	}
 	if err := wb.Flush(); err != nil {
@@ -68,7 +79,7 @@ func TestOpsHashKVDetectsCorruption(t *testing.T) {
 	}
 
 	const bad = 3
-	c.opsCorruptMember(bad, "/corrupt/a", "/corrupt/b")
+	c.opsCorruptMember(bad, "/corrupt/b", "bravo", "alpha")
 	c.restart(bad)
 	c.waitAnnounced()
 	c.waitApplied()
