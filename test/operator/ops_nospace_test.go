@@ -83,6 +83,14 @@ func testOpsNoSpace(t *testing.T, valueSize int, quota int64) {
 	if r.status != http.StatusOK {
 		t.Fatalf("delete /fill/ under NOSPACE: %s", r)
 	}
+	// The compaction must reach the delete: below it, reads at the target
+	// still see the values, which then stay. The delete's own audit entry
+	// is written after it, so keeping the newest revision is enough once
+	// that entry has landed.
+	deleted := c.store(1).Revision()
+	testnode.Eventually(t, 10*time.Second, "a write after the delete", func() bool {
+		return c.store(2).Revision() > deleted
+	})
 	c.ok(2, http.MethodPost, "/api/ops/compact", map[string]any{"retain_count": 1, "physical": true})
 	for id := 1; id <= 3; id++ {
 		ans := c.ok(1, http.MethodPost, "/api/ops/defragment", map[string]string{"member_id": fmt.Sprint(id)})
