@@ -30,10 +30,10 @@ type keyIndex map[string]keyMeta
 // have left later writes of a half-committed batch, which apply will
 // redo): the change log replayed in revision order, then the plain
 // records of the append-only logs.
-func (sm *stateMachine) loadIndex() error {
+func (sm *stateMachine) loadIndex(applied uint64) error {
 	idx := keyIndex{}
 	revs := newRevIndex()
-	txn := sm.db.DB().NewTransactionAt(sm.applied.Load(), false)
+	txn := sm.db.DB().NewTransactionAt(applied, false)
 	defer txn.Discard()
 	if err := loadEvents(txn, idx, revs); err != nil {
 		return err

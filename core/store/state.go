@@ -80,7 +80,7 @@ func newStateMachine(db *storage.StateDB, logger *slog.Logger) (*stateMachine, e
 	if err := sm.loadMeta(); err != nil {
 		return nil, err
 	}
-	if err := sm.loadIndex(); err != nil {
+	if err := sm.loadIndex(sm.applied.Load()); err != nil {
 		return nil, err
 	}
 	sm.marks.reset(sm.revision())
@@ -252,16 +252,18 @@ func (sm *stateMachine) RestoreSnapshot(r io.Reader, index uint64) error {
 	}
 	sm.readFloor.Store(int64(index))
 	// Marks first: a watcher that sees the new applied index must not
-	// take any namespace for one without the snapshot's events.
+	// take any namespace for one without the snapshot's events. The
+	// indexes too: a reader at the new applied index finds its keys
+	// through them.
 	sm.marks.reset(int64(index))
+	if err := sm.loadIndex(index); err != nil {
+		return err
+	}
 	if err := sm.loadMeta(); err != nil {
 		return err
 	}
 	if got := sm.applied.Load(); got != index {
 		return fmt.Errorf("store: snapshot holds index %d, want %d", got, index)
-	}
-	if err := sm.loadIndex(); err != nil {
-		return err
 	}
 	sm.snapIndex.Store(index)
 	return nil
