@@ -152,11 +152,20 @@ func (n *Node) TransferLeadership(ctx context.Context, to uint64) error {
 		return nil
 	}
 	n.rn.TransferLeadership(ctx, lead, to)
+	// raft gives a transfer up after an election timeout, and the target
+	// ignores the leader's go-ahead while it has configuration changes to
+	// apply (a cluster that has just started): ask again each time.
+	retry := time.NewTicker(time.Duration(n.cfg.ElectionTicks) * n.cfg.TickInterval)
+	defer retry.Stop()
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for n.Leader() != to {
 		select {
 		case <-tick.C:
+		case <-retry.C:
+			if lead := n.Leader(); lead != 0 && lead != to {
+				n.rn.TransferLeadership(ctx, lead, to)
+			}
 		case <-ctx.Done():
 			return ctxErr(ctx)
 		}
