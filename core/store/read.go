@@ -17,8 +17,8 @@ func (sm *stateMachine) readTxn(rev int64) (*badger.Txn, int64, error) {
 	if rev > cur {
 		return nil, 0, fmt.Errorf("%w: %d > %d", ErrFutureRevision, rev, cur)
 	}
-	if c := max(sm.compacted.Load(), sm.readFloor.Load()); rev < c {
-		return nil, 0, fmt.Errorf("%w: %d < %d", ErrCompacted, rev, c)
+	if err := sm.stillReadable(rev); err != nil {
+		return nil, 0, err
 	}
 	return sm.db.DB().NewTransactionAt(uint64(rev), false), rev, nil
 }
@@ -42,7 +42,15 @@ func (sm *stateMachine) get(ns string, key []byte, rev int64) (*KV, int64, error
 		if err != nil {
 			return nil, rev, fmt.Errorf("store: get %q: %w", key, err)
 		}
-		r = revision{main: int64(item.Version()), plain: true}
+		raw, err := item.ValueCopy(nil)
+		if err != nil {
+			return nil, rev, fmt.Errorf("store: get %q: %w", key, err)
+		}
+		rec, err := unmarshalRecord(raw)
+		if err != nil {
+			return nil, rev, err
+		}
+		return rec.kvOwned(key, int64(item.Version())), rev, nil
 	}
 	rec, err := readRecord(txn, ns, dk, r)
 	if err != nil {
@@ -65,6 +73,15 @@ func (sm *stateMachine) walk(txn *badger.Txn, rev int64, prefix []byte, start st
 		key string
 		at  revision
 	}
+	// plainUntil passes on the plain records before key ("" for all).
+	plainUntil := func(key string) (bool, error) {
+		for ; it.Valid() && (key == "" || string(it.Item().Key()) < key); it.Next() {
+			if more, err := fn(string(it.Item().Key()), revision{main: int64(it.Item().Version()), plain: true}); !more || err != nil {
+				return false, err
+			}
+		}
+		return true, nil
+	}
 	chunk := make([]hit, 0, listChunk)
 	for {
 		chunk = chunk[:0]
@@ -76,11 +93,8 @@ func (sm *stateMachine) walk(txn *badger.Txn, rev int64, prefix []byte, start st
 			return err
 		}
 		for _, h := range chunk {
-			// Plain records before this key first.
-			for ; it.Valid() && string(it.Item().Key()) < h.key; it.Next() {
-				if more, err := fn(string(it.Item().Key()), revision{main: int64(it.Item().Version()), plain: true}); !more || err != nil {
-					return err
-				}
+			if more, err := plainUntil(h.key); !more || err != nil {
+				return err
 			}
 			if more, err := fn(h.key, h.at); !more || err != nil {
 				return err
@@ -91,12 +105,8 @@ func (sm *stateMachine) walk(txn *badger.Txn, rev int64, prefix []byte, start st
 		}
 		start = chunk[len(chunk)-1].key + "\x00"
 	}
-	for ; it.Valid(); it.Next() {
-		if more, err := fn(string(it.Item().Key()), revision{main: int64(it.Item().Version()), plain: true}); !more || err != nil {
-			return err
-		}
-	}
-	return nil
+	_, err := plainUntil("")
+	return err
 }
 
 // stillReadable checks, after a read of the revision index, that no
