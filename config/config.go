@@ -130,6 +130,16 @@ type StorageConfig struct {
 	QuotaBytes int64 `koanf:"quota_bytes"`
 	// QuotaCheckInterval is how often each member measures its state store.
 	QuotaCheckInterval time.Duration `koanf:"quota_check_interval"`
+	// AutoCompactionMode is how the leader discards old history by itself,
+	// like etcd's --auto-compaction-mode: "periodic" keeps
+	// AutoCompactionRetention of it, "revision" the newest
+	// AutoCompactionRevisions revisions, "off" everything until an
+	// operator compacts.
+	AutoCompactionMode string `koanf:"auto_compaction_mode"`
+	// AutoCompactionRetention is the history periodic mode keeps.
+	AutoCompactionRetention time.Duration `koanf:"auto_compaction_retention"`
+	// AutoCompactionRevisions is how many revisions revision mode keeps.
+	AutoCompactionRevisions int64 `koanf:"auto_compaction_revisions"`
 }
 
 // ModuleConfig is a module's section. Enabled decides whether it runs; the

@@ -791,6 +791,45 @@ func TestStorageQuotaKeys(t *testing.T) {
 	}
 }
 
+// TestAutoCompactionKeys: periodic with an hour by default; each mode
+// loads from a file and the environment; a mode without its amount, an
+// unknown mode and a bad amount name their key.
+func TestAutoCompactionKeys(t *testing.T) {
+	def := Defaults().Storage
+	if def.AutoCompactionMode != "periodic" || def.AutoCompactionRetention != time.Hour {
+		t.Fatalf("default auto-compaction: %+v", def)
+	}
+	file := writeFile(t, "t.yaml", "storage:\n  auto_compaction_mode: revision\n  auto_compaction_revisions: 5000\n")
+	c := mustLoad(t, serveFlags(t, "--config", file), nil)
+	if c.Storage.AutoCompactionMode != "revision" || c.Storage.AutoCompactionRevisions != 5000 {
+		t.Fatalf("storage from file: %+v", c.Storage)
+	}
+	c, err := Load(nil, []string{"TRELLIS_STORAGE_AUTO_COMPACTION_MODE=off", "TRELLIS_STORAGE_AUTO_COMPACTION_RETENTION=0s"})
+	if err != nil {
+		t.Fatalf("mode off with no retention: %v", err)
+	}
+	if c.Storage.AutoCompactionMode != "off" {
+		t.Fatalf("storage from env: %+v", c.Storage)
+	}
+	for _, tc := range []struct {
+		env  []string
+		key  string
+		text string
+	}{
+		{[]string{"TRELLIS_STORAGE_AUTO_COMPACTION_RETENTION=0s"}, "storage.auto_compaction_retention", "periodic mode"},
+		{[]string{"TRELLIS_STORAGE_AUTO_COMPACTION_RETENTION=-1h"}, "storage.auto_compaction_retention", "greater than 0"},
+		{[]string{"TRELLIS_STORAGE_AUTO_COMPACTION_RETENTION=hourly"}, "storage.auto_compaction_retention", "duration"},
+		{[]string{"TRELLIS_STORAGE_AUTO_COMPACTION_MODE=revision"}, "storage.auto_compaction_revisions", "revision mode"},
+		{[]string{"TRELLIS_STORAGE_AUTO_COMPACTION_MODE=revision", "TRELLIS_STORAGE_AUTO_COMPACTION_REVISIONS=many"}, "storage.auto_compaction_revisions", ""},
+		{[]string{"TRELLIS_STORAGE_AUTO_COMPACTION_MODE=daily"}, "storage.auto_compaction_mode", "not periodic, revision or off"},
+	} {
+		_, err := Load(nil, tc.env)
+		if err == nil || !strings.Contains(err.Error(), tc.key) || !strings.Contains(err.Error(), tc.text) {
+			t.Errorf("%v: err %v, want one naming %s (%q)", tc.env, err, tc.key, tc.text)
+		}
+	}
+}
+
 // manifestOptions stands in for core/plugin.Manifest (config cannot import
 // it): the same kinds of fields.
 type manifestOptions struct {

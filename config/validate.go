@@ -68,6 +68,9 @@ func (c *Config) Validate() error {
 	if c.Storage.QuotaCheckInterval <= 0 {
 		return keyErr("storage.quota_check_interval", "must be greater than 0, got %s", c.Storage.QuotaCheckInterval)
 	}
+	if err := c.Storage.validateAutoCompaction(); err != nil {
+		return err
+	}
 	if c.Audit.MaxEntries <= 0 {
 		return keyErr("audit.max_entries", "must be greater than 0, got %d", c.Audit.MaxEntries)
 	}
@@ -312,4 +315,25 @@ func validPluginName(s string) bool {
 		}
 	}
 	return true
+}
+
+// validateAutoCompaction checks that the mode is known and has what it
+// needs; the other mode's key is ignored.
+func (s StorageConfig) validateAutoCompaction() error {
+	switch s.AutoCompactionMode {
+	case "off":
+	case "periodic":
+		if s.AutoCompactionRetention <= 0 {
+			return &keyError{key: "storage.auto_compaction_retention", cause: "storage.auto_compaction_mode",
+				err: fmt.Errorf("must be greater than 0 in periodic mode (auto_compaction_mode: off keeps all history), got %s", s.AutoCompactionRetention)}
+		}
+	case "revision":
+		if s.AutoCompactionRevisions <= 0 {
+			return &keyError{key: "storage.auto_compaction_revisions", cause: "storage.auto_compaction_mode",
+				err: fmt.Errorf("must be greater than 0 in revision mode (auto_compaction_mode: off keeps all history), got %d", s.AutoCompactionRevisions)}
+		}
+	default:
+		return keyErr("storage.auto_compaction_mode", "%q is not periodic, revision or off", s.AutoCompactionMode)
+	}
+	return nil
 }

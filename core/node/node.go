@@ -113,6 +113,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	n.store, err = store.Open(store.Options{
 		DataDir: n.cfg.Node.DataDir, Raft: rc, Logger: n.logger,
 		QuotaBytes: n.cfg.Storage.QuotaBytes, QuotaCheckInterval: n.cfg.Storage.QuotaCheckInterval,
+		AutoCompaction: autoCompaction(n.cfg.Storage),
 	})
 	if err != nil {
 		httpLn.Close()

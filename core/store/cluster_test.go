@@ -18,10 +18,14 @@ type testCluster struct {
 	addrs  map[uint64]string
 	stores map[uint64]*Store
 	snap   uint64
+	set    func(*Options) // adjusts every node's options, when set
 }
 
-func newTestCluster(t *testing.T, size int, snapshotCount uint64) *testCluster {
+func newTestCluster(t *testing.T, size int, snapshotCount uint64, set ...func(*Options)) *testCluster {
 	c := &testCluster{t: t, dirs: map[uint64]string{}, addrs: map[uint64]string{}, stores: map[uint64]*Store{}, snap: snapshotCount}
+	if len(set) > 0 {
+		c.set = set[0]
+	}
 	for id := uint64(1); id <= uint64(size); id++ {
 		c.dirs[id] = t.TempDir()
 		c.addrs[id] = testutil.FreeAddr(t)
@@ -49,7 +53,11 @@ func (c *testCluster) start(id uint64, join bool, members []raft.Member) {
 	if c.snap > 0 {
 		rc.SnapshotCount, rc.SnapshotCatchupEntries = c.snap, c.snap/5
 	}
-	s, err := Open(Options{DataDir: c.dirs[id], Raft: rc, Logger: testLogger().With("node", id), TTLInterval: 50 * time.Millisecond})
+	opts := Options{DataDir: c.dirs[id], Raft: rc, Logger: testLogger().With("node", id), TTLInterval: 50 * time.Millisecond}
+	if c.set != nil {
+		c.set(&opts)
+	}
+	s, err := Open(opts)
 	if err != nil {
 		c.t.Fatalf("start node %d: %v", id, err)
 	}

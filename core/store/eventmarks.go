@@ -129,6 +129,18 @@ func (m *eventMarks) drop() {
 	m.touched = m.touched[:0]
 }
 
+// newest is the newest revision that may have written an event in any
+// namespace.
+func (m *eventMarks) newest() int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	mark := m.floor
+	for _, pub := range m.byNS {
+		mark = max(mark, pub.all)
+	}
+	return mark
+}
+
 // mayHaveAfter reports whether ns may hold events above rev for keys
 // under prefix (every key when it is empty). False only when it certainly
 // holds none.

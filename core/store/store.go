@@ -33,6 +33,9 @@ type Options struct {
 	// QuotaCheckInterval is how often the state store is measured against
 	// QuotaBytes.
 	QuotaCheckInterval time.Duration
+	// AutoCompaction has the leader discard old history by itself
+	// (autocompact.go); its zero value keeps everything.
+	AutoCompaction AutoCompaction
 }
 
 // Store is the node's replicated store.
@@ -104,6 +107,10 @@ func Open(opts Options) (*Store, error) {
 	if s.quota > 0 {
 		s.wg.Add(1)
 		go s.quotaLoop()
+	}
+	if opts.AutoCompaction.enabled() {
+		s.wg.Add(1)
+		go s.autoCompactLoop(opts.AutoCompaction)
 	}
 	return s, nil
 }

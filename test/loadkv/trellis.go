@@ -68,6 +68,14 @@ func trellisCommand(ctx context.Context, o options, dir string) (command, error)
 		if err != nil {
 			return command{}, err
 		}
+		// The nodes run the Trellis this driver was built from, not -bin:
+		// say so, with the build's age, since a driver built before the
+		// change under study profiles the old code.
+		built := "unknown"
+		if fi, err := os.Stat(self); err == nil {
+			built = fi.ModTime().UTC().Format(time.RFC3339)
+		}
+		fmt.Fprintf(os.Stderr, "loadkv: profiling: the nodes run as this driver (%s, built %s), not -bin\n", self, built)
 		return command{path: self, env: []string{envNodeMode + "=1"}}, nil
 	case o.bin != "":
 		p, err := filepath.Abs(o.bin)
