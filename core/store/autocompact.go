@@ -79,8 +79,10 @@ func (s *Store) autoCompactLoop(ac AutoCompaction) {
 	defer s.wg.Done()
 	t := time.NewTicker(ac.every())
 	defer t.Stop()
-	var samples revSamples
-	samples.add(time.Now(), s.Revision())
+	var samples revSamples // periodic mode only
+	if ac.Retention > 0 {
+		samples.add(time.Now(), s.Revision())
+	}
 	// written is the newest event when this member last compacted. In
 	// revision mode a compaction entry is a revision itself, so without
 	// new writes the target would creep up one entry per round.
@@ -91,18 +93,21 @@ func (s *Store) autoCompactLoop(ac AutoCompaction) {
 		case <-s.stopc:
 			return
 		}
-		now := time.Now()
-		samples.add(now, s.Revision())
-		target, ok := s.Revision()-ac.Revisions, ac.Revisions > 0
+		newest := s.sm.marks.newest()
+		var target int64
+		var ok bool
 		if ac.Retention > 0 {
+			now := time.Now()
+			samples.add(now, s.Revision())
 			target, ok = samples.target(now, ac.Retention)
+		} else {
+			target, ok = s.Revision()-ac.Revisions, newest != written
 		}
 		// Compacting past the newest event discards nothing more; it would
 		// only write another entry, and so another revision, on a cluster
 		// with nothing to do.
-		newest := s.sm.marks.newest()
 		target = min(target, newest)
-		if !ok || target <= s.CompactedRevision() || !s.node.IsLeader() || ac.Retention == 0 && newest == written {
+		if !ok || target <= s.CompactedRevision() || !s.node.IsLeader() {
 			continue
 		}
 		if s.autoCompact(target, ac) {
