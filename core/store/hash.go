@@ -46,12 +46,17 @@ func (s *Store) HashKV(ctx context.Context, rev int64) (HashResult, error) {
 	defer unpin()
 	// Checked after pinning: nothing at or above the compacted revision is
 	// discarded while the pin holds.
-	txn, rev, err := s.sm.readTxn(rev)
-	if err != nil {
-		return HashResult{}, fmt.Errorf("store: hash: %w", err)
-	}
-	defer txn.Discard()
-	h, err := s.sm.hashRecords(ctx, txn, rev)
+	var h uint32
+	err := s.sm.consistent(func() error {
+		txn, at, err := s.sm.readTxn(rev)
+		if err != nil {
+			return fmt.Errorf("store: hash: %w", err)
+		}
+		defer txn.Discard()
+		rev = at
+		h, err = s.sm.hashRecords(ctx, txn, at)
+		return err
+	})
 	if err != nil {
 		return HashResult{}, err
 	}

@@ -23,7 +23,17 @@ func (sm *stateMachine) readTxn(rev int64) (*badger.Txn, int64, error) {
 	return sm.db.DB().NewTransactionAt(uint64(rev), false), rev, nil
 }
 
-func (sm *stateMachine) get(ns string, key []byte, rev int64) (*KV, int64, error) {
+// get reads key at rev (0 = newest applied) and the revision it read at.
+func (sm *stateMachine) get(ns string, key []byte, rev int64) (kv *KV, at int64, err error) {
+	err = sm.consistent(func() error {
+		var rerr error
+		kv, at, rerr = sm.getOnce(ns, key, rev)
+		return rerr
+	})
+	return kv, at, err
+}
+
+func (sm *stateMachine) getOnce(ns string, key []byte, rev int64) (*KV, int64, error) {
 	txn, rev, err := sm.readTxn(rev)
 	if err != nil {
 		return nil, 0, err
@@ -157,7 +167,16 @@ type ListResult struct {
 const listChunk = 512
 
 // list reads the keys under the prefix at rev in key order (walk).
-func (sm *stateMachine) list(ns string, prefix []byte, opts ListOptions) (*ListResult, error) {
+func (sm *stateMachine) list(ns string, prefix []byte, opts ListOptions) (res *ListResult, err error) {
+	err = sm.consistent(func() error {
+		var lerr error
+		res, lerr = sm.listOnce(ns, prefix, opts)
+		return lerr
+	})
+	return res, err
+}
+
+func (sm *stateMachine) listOnce(ns string, prefix []byte, opts ListOptions) (*ListResult, error) {
 	txn, rev, err := sm.readTxn(opts.Revision)
 	if err != nil {
 		return nil, err
@@ -199,7 +218,11 @@ func (sm *stateMachine) list(ns string, prefix []byte, opts ListOptions) (*ListR
 
 // events calls fn for each change under prefix in namespace ns with
 // revision in (after, upto], in revision order, until fn returns false.
+// It fails with errRestored, before the first event it cannot vouch for,
+// when a snapshot restore overlaps it: every event fn was given had been
+// read before the restore began.
 func (sm *stateMachine) events(ns string, prefix []byte, after, upto int64, fn func(Event) bool) error {
+	g := sm.readGen()
 	// Registered before the check: a compaction past after+1 either sees
 	// this reader and keeps its delete markers out of its sight, or is
 	// seen by the check (startCompaction).
@@ -237,9 +260,16 @@ func (sm *stateMachine) events(ns string, prefix []byte, after, upto int64, fn f
 		if skip { // another key's event
 			continue
 		}
+		if sm.overlapped(g) {
+			return errRestored
+		}
 		if !fn(ev) {
 			return nil
 		}
+	}
+	// The end too: a restore may have hidden the rest of the range.
+	if sm.overlapped(g) {
+		return errRestored
 	}
 	return nil
 }

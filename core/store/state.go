@@ -37,6 +37,10 @@ type stateMachine struct {
 	// readFloor is the oldest revision this node can read at: the index
 	// of a snapshot it was restored from (0 otherwise). Node-local.
 	readFloor atomic.Int64
+	// restoreGen is odd while a snapshot restore runs, and restoreDone
+	// closes when it ends (restoregen.go).
+	restoreGen  atomic.Uint64
+	restoreDone atomic.Pointer[chan struct{}]
 	// snapIndex is the newest raft snapshot index; Badger may only discard
 	// versions at or below it, so that snapshot stays streamable, unless a
 	// physical compaction asked for more (discard.go).
@@ -219,6 +223,7 @@ func (sm *stateMachine) WriteSnapshot(ctx context.Context, w io.Writer, index ui
 func (sm *stateMachine) RestoreSnapshot(r io.Reader, index uint64) error {
 	sm.writeMu.Lock()
 	defer sm.writeMu.Unlock()
+	defer sm.beginRestore()()
 	// The applied index is held back from the load and written last, once
 	// the rest is synced: a crash part-way through the load leaves no
 	// applied index, so the next start finds the state behind the raft

@@ -65,11 +65,13 @@ func (n *Namespace) watchLoop(ctx context.Context, prefix []byte, next int64, ou
 		if cur >= next {
 			sm.marks.watchReads.Add(1)
 			var evs []Event
+			var sent int64 // the revision the last response of this pass brought the watcher to
 			err := sm.events(n.name, prefix, next-1, cur, func(ev Event) bool {
 				// Responses split only between revisions, so a watcher
 				// that resumes after a response's revision misses nothing.
 				if len(evs) >= 256 && ev.KV.ModRevision != evs[len(evs)-1].KV.ModRevision {
-					if !send(ctx, out, WatchResponse{Events: evs, Revision: evs[len(evs)-1].KV.ModRevision}) {
+					sent = evs[len(evs)-1].KV.ModRevision
+					if !send(ctx, out, WatchResponse{Events: evs, Revision: sent}) {
 						return false
 					}
 					evs = nil
@@ -77,6 +79,14 @@ func (n *Namespace) watchLoop(ctx context.Context, prefix []byte, next int64, ou
 				evs = append(evs, ev)
 				return true
 			})
+			if errors.Is(err, errRestored) {
+				// What was sent was read before the restore; the rest is
+				// read again from the restored change log.
+				if sent > 0 {
+					next = sent + 1
+				}
+				continue
+			}
 			if err != nil {
 				if !errors.Is(err, ErrCompacted) {
 					err = fmt.Errorf("store: watch: %w", err)
