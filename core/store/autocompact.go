@@ -107,7 +107,9 @@ func (s *Store) autoCompactLoop(ac AutoCompaction) {
 		// only write another entry, and so another revision, on a cluster
 		// with nothing to do.
 		target = min(target, newest)
-		if !ok || target <= s.CompactedRevision() || !s.node.IsLeader() {
+		// Under a CORRUPT alarm the history is evidence: like etcd, which
+		// refuses compactions then, leave it to the operator.
+		if !ok || target <= s.CompactedRevision() || !s.node.IsLeader() || s.sm.alarms.Load().corrupt {
 			continue
 		}
 		if s.autoCompact(target, ac) {

@@ -187,3 +187,32 @@ func TestAutoCompactionCluster(t *testing.T) {
 		return s.CompactedRevision() >= last-5
 	})
 }
+
+// TestAutoCompactionPausedByCorrupt: no automatic compaction while a
+// CORRUPT alarm is raised; it resumes once the alarm is disarmed.
+func TestAutoCompactionPausedByCorrupt(t *testing.T) {
+	s := openSingleWith(t, "", func(o *Options) {
+		o.AutoCompaction = AutoCompaction{Revisions: 5, Interval: 20 * time.Millisecond}
+	})
+	defer s.Close()
+	corrupt := Alarm{MemberID: s.Raft().ID(), Type: AlarmCorrupt}
+	if err := s.RaiseAlarm(ctx(t), corrupt); err != nil {
+		t.Fatal(err)
+	}
+	// Module writes are refused under CORRUPT; a system namespace's (a
+	// name with a dot, like the audit log's) are not.
+	n := ns(t, s, "t.sys")
+	for i := range 20 {
+		mustPut(t, n, "k", fmt.Sprint(i))
+	}
+	time.Sleep(300 * time.Millisecond)
+	if c := s.CompactedRevision(); c != 0 {
+		t.Fatalf("compacted to %d under a CORRUPT alarm", c)
+	}
+	if err := s.DisarmAlarm(ctx(t), corrupt); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 10*time.Second, "compaction resumes after the disarm", func() bool {
+		return s.CompactedRevision() > 0
+	})
+}
