@@ -66,7 +66,11 @@ func (t TLSConfig) Enabled() bool { return t.CertFile != "" && t.KeyFile != "" }
 
 // HTTPConfig is the one HTTP port every API family is served on.
 type HTTPConfig struct {
-	Addr            string        `koanf:"addr"`
+	Addr string `koanf:"addr"`
+	// AdvertiseAddr is where the other members reach this node's HTTP
+	// port (forwarded requests, member lists); empty means Addr. Set it
+	// when Addr binds every interface (0.0.0.0) or sits behind NAT.
+	AdvertiseAddr   string        `koanf:"advertise_addr"`
 	TLS             TLSConfig     `koanf:"tls"`
 	MaxBodyBytes    int64         `koanf:"max_body_bytes"`
 	ReadTimeout     time.Duration `koanf:"read_timeout"`
@@ -83,6 +87,10 @@ type HTTPConfig struct {
 // RaftConfig configures the consensus group and its peer transport.
 type RaftConfig struct {
 	Addr string `koanf:"addr"`
+	// AdvertiseAddr is where the other members reach this node's raft
+	// port: its address in raft.initial_cluster and in a join; empty
+	// means Addr (etcd's --initial-advertise-peer-urls).
+	AdvertiseAddr string `koanf:"advertise_addr"`
 	// InitialCluster is "1=host:port,2=host:port"; empty means a one-node
 	// cluster made of this node.
 	InitialCluster string `koanf:"initial_cluster"`
@@ -176,4 +184,20 @@ type PluginsConfig struct {
 type LogConfig struct {
 	Level  string `koanf:"level"`  // debug, info, warn, error
 	Format string `koanf:"format"` // text or json
+}
+
+// HTTPAdvertise is the HTTP address the other members use for this node.
+func (c *Config) HTTPAdvertise() string {
+	if c.HTTP.AdvertiseAddr != "" {
+		return c.HTTP.AdvertiseAddr
+	}
+	return c.HTTP.Addr
+}
+
+// RaftAdvertise is the raft address the other members use for this node.
+func (c *Config) RaftAdvertise() string {
+	if c.Raft.AdvertiseAddr != "" {
+		return c.Raft.AdvertiseAddr
+	}
+	return c.Raft.Addr
 }

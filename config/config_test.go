@@ -505,7 +505,16 @@ func TestLoadErrors(t *testing.T) {
 		{name: "initial cluster without this node", args: []string{"--initial-cluster", "2=127.0.0.1:7000"},
 			want: []string{"raft.initial_cluster", "node.id 1"}},
 		{name: "initial cluster address mismatch", args: []string{"--initial-cluster", "1=10.0.0.1:7000,2=10.0.0.2:7000"},
-			want: []string{"raft.initial_cluster", `"10.0.0.1:7000"`, `raft.addr is "127.0.0.1:7000"`}},
+			want: []string{"raft.initial_cluster", `"10.0.0.1:7000"`, `raft address is "127.0.0.1:7000"`}},
+		{name: "advertise is every interface", args: []string{"--raft-advertise-addr", "0.0.0.0:7000"},
+			want: []string{"raft.advertise_addr", "every interface", "--raft-advertise-addr"}},
+		{name: "advertise without a port", args: []string{"--http-advertise-addr", "10.0.0.1:0"},
+			want: []string{"http.advertise_addr", "non-zero port"}},
+		{name: "bind all without advertise, joining", args: []string{"--raft-addr", "0.0.0.0:7000", "--join", "10.0.0.2:8080"},
+			env:  []string{"TRELLIS_RAFT_JOIN_TOKEN=t"},
+			want: []string{"raft.advertise_addr", "is required", "raft.addr"}},
+		{name: "bind all, initial cluster names the real address", args: []string{"--raft-addr", "0.0.0.0:7000", "--initial-cluster", "1=10.0.0.1:7000,2=10.0.0.2:7000"},
+			want: []string{"raft.advertise_addr", "is required"}},
 		{name: "join with multi-member cluster",
 			args: []string{"--initial-cluster", "1=127.0.0.1:7000,2=127.0.0.1:7001", "--join", "127.0.0.1:8081"},
 			want: []string{"raft.join", "raft.initial_cluster", "--join"}},
@@ -891,4 +900,33 @@ func TestPluginManifests(t *testing.T) {
 	// Manifests are file-only: plugin names do not map to variable names.
 	_, err := Load(nil, []string{"TRELLIS_PLUGINS_MANIFESTS_WEBHOOK_MEMORY_PAGES=5"})
 	checkErr(t, err, "TRELLIS_PLUGINS_MANIFESTS_WEBHOOK_MEMORY_PAGES")
+}
+
+// TestAdvertiseAddrs: the advertise addresses default to the listen
+// addresses; set, they are what the node tells the others, and an
+// initial cluster must name this node by its raft advertise address. A
+// node with peers on a wildcard HTTP address is flagged for a warning.
+func TestAdvertiseAddrs(t *testing.T) {
+	c := mustLoad(t, nil, nil)
+	if c.RaftAdvertise() != c.Raft.Addr || c.HTTPAdvertise() != c.HTTP.Addr {
+		t.Fatalf("defaults: raft %q http %q, want the listen addresses", c.RaftAdvertise(), c.HTTPAdvertise())
+	}
+	c = mustLoad(t, serveFlags(t, "--raft-addr", "0.0.0.0:7000", "--raft-advertise-addr", "10.0.0.1:7000",
+		"--http-addr", "0.0.0.0:8080", "--http-advertise-addr", "10.0.0.1:8080",
+		"--initial-cluster", "1=10.0.0.1:7000,2=10.0.0.2:7000"), nil)
+	if c.RaftAdvertise() != "10.0.0.1:7000" || c.HTTPAdvertise() != "10.0.0.1:8080" || c.HTTPUnreachable() {
+		t.Fatalf("advertised: raft %q http %q unreachable %v", c.RaftAdvertise(), c.HTTPAdvertise(), c.HTTPUnreachable())
+	}
+	members, err := c.InitialMembers()
+	if err != nil || members[1] != "10.0.0.1:7000" {
+		t.Fatalf("initial members %v, %v", members, err)
+	}
+	c = mustLoad(t, serveFlags(t, "--http-addr", ":8080", "--initial-cluster", "1=127.0.0.1:7000,2=127.0.0.1:7001"), nil)
+	if !c.HTTPUnreachable() {
+		t.Fatal("a wildcard HTTP address with peers is not flagged")
+	}
+	c = mustLoad(t, serveFlags(t, "--http-addr", ":8080"), nil)
+	if c.HTTPUnreachable() {
+		t.Fatal("a one-node cluster on a wildcard HTTP address is flagged")
+	}
 }

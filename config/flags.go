@@ -11,13 +11,15 @@ const configFlag = "config"
 
 // flagKeys maps each `serve` flag to the config key it overrides.
 var flagKeys = map[string]string{
-	"node-id":         "node.id",
-	"data-dir":        "node.data_dir",
-	"http-addr":       "http.addr",
-	"raft-addr":       "raft.addr",
-	"initial-cluster": "raft.initial_cluster",
-	"join":            "raft.join",
-	"log-level":       "log.level",
+	"node-id":             "node.id",
+	"data-dir":            "node.data_dir",
+	"http-addr":           "http.addr",
+	"raft-addr":           "raft.addr",
+	"http-advertise-addr": "http.advertise_addr",
+	"raft-advertise-addr": "raft.advertise_addr",
+	"initial-cluster":     "raft.initial_cluster",
+	"join":                "raft.join",
+	"log-level":           "log.level",
 }
 
 // RegisterFlags adds the `trellis serve` flags to fs. Their defaults are
@@ -30,6 +32,10 @@ func RegisterFlags(fs *pflag.FlagSet) {
 	fs.String("data-dir", d.Node.DataDir, "`DIR` for the raft log, snapshots and state (node.data_dir)")
 	fs.String("http-addr", d.HTTP.Addr, "`HOST:PORT` to serve every HTTP API on (http.addr)")
 	fs.String("raft-addr", d.Raft.Addr, "`HOST:PORT` for raft peer traffic (raft.addr)")
+	fs.String("http-advertise-addr", d.HTTP.AdvertiseAddr,
+		"`HOST:PORT` the other members reach the HTTP port at; empty means --http-addr (http.advertise_addr)")
+	fs.String("raft-advertise-addr", d.Raft.AdvertiseAddr,
+		"`HOST:PORT` the other members reach the raft port at; empty means --raft-addr (raft.advertise_addr)")
 	fs.String("initial-cluster", d.Raft.InitialCluster,
 		"bootstrap members as `\"1=HOST:PORT,2=HOST:PORT\"`; empty means this node alone (raft.initial_cluster)")
 	fs.String("join", d.Raft.Join, "join a running cluster through the member at `HTTP-ADDR` (raft.join)")

@@ -95,6 +95,11 @@ func (c *Config) validateHTTP() error {
 	if err := checkHostPort(h.Addr, false); err != nil {
 		return &keyError{key: "http.addr", err: err}
 	}
+	if h.AdvertiseAddr != "" {
+		if err := checkAdvertise(h.AdvertiseAddr); err != nil {
+			return &keyError{key: "http.advertise_addr", err: err}
+		}
+	}
 	if err := checkTLS("http.tls", h.TLS); err != nil {
 		return err
 	}
@@ -123,6 +128,14 @@ func (c *Config) validateRaft() error {
 	if err := checkHostPort(r.Addr, false); err != nil {
 		return &keyError{key: "raft.addr", err: err}
 	}
+	if r.AdvertiseAddr != "" {
+		if err := checkAdvertise(r.AdvertiseAddr); err != nil {
+			return &keyError{key: "raft.advertise_addr", err: err}
+		}
+	}
+	if err := c.checkReachable(); err != nil {
+		return err
+	}
 	if r.InitialCluster != "" {
 		members, err := ParseInitialCluster(r.InitialCluster)
 		if err != nil {
@@ -132,9 +145,9 @@ func (c *Config) validateRaft() error {
 		if !ok {
 			return keyErr("raft.initial_cluster", "has no member for this node (node.id %d)", c.Node.ID)
 		}
-		if addr != r.Addr {
-			return keyErr("raft.initial_cluster", "member %d is %q but raft.addr is %q; they must be the same",
-				c.Node.ID, addr, r.Addr)
+		if own := c.RaftAdvertise(); addr != own {
+			return keyErr("raft.initial_cluster", "member %d is %q but this node's raft address is %q (raft.advertise_addr, else raft.addr); they must be the same",
+				c.Node.ID, addr, own)
 		}
 		if len(members) > 1 && r.Join != "" {
 			return keyErr("raft.join", "cannot be combined with a multi-member raft.initial_cluster: "+
@@ -294,7 +307,7 @@ func ParseInitialCluster(s string) (map[uint64]string, error) {
 // Call it on a validated Config.
 func (c *Config) InitialMembers() (map[uint64]string, error) {
 	if c.Raft.InitialCluster == "" {
-		return map[uint64]string{c.Node.ID: c.Raft.Addr}, nil
+		return map[uint64]string{c.Node.ID: c.RaftAdvertise()}, nil
 	}
 	m, err := ParseInitialCluster(c.Raft.InitialCluster)
 	if err != nil {
@@ -337,3 +350,48 @@ func (s StorageConfig) validateAutoCompaction() error {
 	}
 	return nil
 }
+
+// checkAdvertise checks an address the other members dial: a host that
+// is not the unspecified address, and a non-zero port.
+func checkAdvertise(s string) error {
+	if err := checkHostPort(s, true); err != nil {
+		return err
+	}
+	if bindsAll(s) {
+		return fmt.Errorf("%q is every interface, not an address the other members can reach", s)
+	}
+	return nil
+}
+
+// bindsAll reports whether HOST:PORT s listens on every interface.
+func bindsAll(s string) bool {
+	host, _, err := net.SplitHostPort(s)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return host == "" || ip != nil && ip.IsUnspecified()
+}
+
+// hasPeers reports whether the node starts with or joins other members.
+func (c *Config) hasPeers() bool {
+	return c.Raft.Join != "" || strings.Contains(c.Raft.InitialCluster, ",")
+}
+
+// checkReachable refuses a node with peers whose raft address binds
+// every interface without raft.advertise_addr: the other members would be
+// told to dial 0.0.0.0. (A multi-member raft.initial_cluster names this
+// node's address itself, which must then match; a join sends it.)
+func (c *Config) checkReachable() error {
+	if c.hasPeers() && bindsAll(c.RaftAdvertise()) {
+		return &keyError{key: "raft.advertise_addr", cause: "raft.addr",
+			err: fmt.Errorf("is required when raft.addr %q binds every interface and the node has other members", c.Raft.Addr)}
+	}
+	return nil
+}
+
+// HTTPUnreachable reports a node with peers whose HTTP address binds every
+// interface without http.advertise_addr: the members would forward
+// requests to it at 0.0.0.0, which only works on one machine. The node
+// warns rather than refuse, since such clusters on one host work.
+func (c *Config) HTTPUnreachable() bool { return c.hasPeers() && bindsAll(c.HTTPAdvertise()) }

@@ -216,7 +216,7 @@ func (n *Node) join(ctx context.Context) ([]raft.Member, error) {
 	if !strings.Contains(target, "://") {
 		target = "http://" + target
 	}
-	body, _ := json.Marshal(joinRequest{ID: n.cfg.Node.ID, Name: n.cfg.NodeName(), PeerAddr: n.cfg.Raft.Addr, HTTPAddr: n.cfg.HTTP.Addr})
+	body, _ := json.Marshal(joinRequest{ID: n.cfg.Node.ID, Name: n.cfg.NodeName(), PeerAddr: n.cfg.RaftAdvertise(), HTTPAddr: n.cfg.HTTPAdvertise()})
 	client := &http.Client{Timeout: 15 * time.Second}
 	deadline := time.Now().Add(time.Minute)
 	for {

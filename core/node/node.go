@@ -217,6 +217,10 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	}()
 	n.logger.Info("trellis node started", "http", n.http.Addr(), "raft", n.store.Raft().PeerAddr(),
 		"data_dir", n.cfg.Node.DataDir, "modules", len(n.modules), "gomaxprocs", runtime.GOMAXPROCS(0))
+	if n.cfg.HTTPUnreachable() {
+		n.logger.Warn("http.addr binds every interface: the other members forward requests to it there, "+
+			"which works only on one machine; set http.advertise_addr", "http_addr", n.cfg.HTTP.Addr)
+	}
 	return nil
 }
 
@@ -286,11 +290,21 @@ func (n *Node) provision(ctx context.Context, info module.Info, r chi.Router) er
 	return nil
 }
 
+// advertisedHTTP is the HTTP address the other members forward requests
+// to: http.advertise_addr, else the address the listener got (the port a
+// ":0" asked for included).
+func (n *Node) advertisedHTTP() string {
+	if a := n.cfg.HTTP.AdvertiseAddr; a != "" {
+		return a
+	}
+	return n.http.Addr()
+}
+
 // announce records this node's name and HTTP address in the member table
 // so other nodes can show and forward to it. It retries until a leader
 // accepts it or the node stops.
 func (n *Node) announce(rn *raft.Node, stop <-chan struct{}) {
-	want := raft.Member{ID: n.cfg.Node.ID, Name: n.cfg.NodeName(), HTTPAddr: n.http.Addr()}
+	want := raft.Member{ID: n.cfg.Node.ID, Name: n.cfg.NodeName(), HTTPAddr: n.advertisedHTTP()}
 	for attempt := 0; attempt < 600; attempt++ {
 		select {
 		case <-rn.Done():

@@ -19,8 +19,8 @@ func (n *Node) raftConfig(ctx context.Context) (raft.Config, error) {
 	rc := raft.Config{
 		ID:                     c.Node.ID,
 		Name:                   c.NodeName(),
-		PeerAddr:               c.Raft.Addr,
-		HTTPAddr:               c.HTTP.Addr,
+		PeerAddr:               c.RaftAdvertise(),
+		HTTPAddr:               c.HTTPAdvertise(),
 		SnapshotCount:          c.Raft.SnapshotCount,
 		SnapshotCatchupEntries: c.Raft.SnapshotCatchupEntries,
 		TickInterval:           c.Raft.TickInterval,

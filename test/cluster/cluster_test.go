@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"testing"
 	"time"
@@ -103,8 +104,13 @@ func TestProcJoinCatchesUpBySnapshotThenRemove(t *testing.T) {
 	acked := map[string]string{}
 	writeN(t, c.procs[lead], "k/", 400, acked)
 
+	// Node 4 binds every interface and advertises its loopback addresses
+	// (as behind NAT or in a container): the join must carry those.
 	p := c.newProc(4)
-	p.args = append(p.args, "--join", c.procs[lead].httpAddr)
+	p.args = []string{"--node-id", "4", "--data-dir", p.dataDir,
+		"--http-addr", bindAll(p.httpAddr), "--http-advertise-addr", p.httpAddr,
+		"--raft-addr", bindAll(p.raftAddr), "--raft-advertise-addr", p.raftAddr,
+		"--join", c.procs[lead].httpAddr}
 	c.start(p)
 	waitCaughtUp(t, c, c.procs[lead])
 	c.checkAll(acked)
@@ -115,7 +121,7 @@ func TestProcJoinCatchesUpBySnapshotThenRemove(t *testing.T) {
 		}
 		for _, m := range v.Members {
 			if m.ID == 4 {
-				return !m.Learner && m.HTTPAddr == p.httpAddr
+				return !m.Learner && m.HTTPAddr == p.httpAddr && m.PeerAddr == p.raftAddr
 			}
 		}
 		return false
@@ -242,4 +248,10 @@ func TestProcMembersAgree(t *testing.T) {
 		}
 		return true
 	})
+}
+
+// bindAll is addr's port on every interface.
+func bindAll(addr string) string {
+	_, port, _ := net.SplitHostPort(addr)
+	return net.JoinHostPort("0.0.0.0", port)
 }

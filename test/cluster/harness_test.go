@@ -181,6 +181,7 @@ type membersView struct {
 	Leader  uint64 `json:"leader"`
 	Members []struct {
 		ID       uint64 `json:"id"`
+		PeerAddr string `json:"peer_addr"`
 		HTTPAddr string `json:"http_addr"`
 		Learner  bool   `json:"learner"`
 	} `json:"members"`

@@ -84,7 +84,7 @@ func Start(t testing.TB, size int, tweak ...func(*config.Config)) *Cluster {
 			}
 		}
 		c.Nodes = append(c.Nodes, &Node{ID: id, Config: &cfg})
-		initial = append(initial, fmt.Sprintf("%d=%s", id, cfg.Raft.Addr))
+		initial = append(initial, fmt.Sprintf("%d=%s", id, cfg.RaftAdvertise()))
 	}
 	for i, tn := range c.Nodes {
 		if size > 1 {
