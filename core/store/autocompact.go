@@ -1,7 +1,6 @@
 package store
 
 import (
-	"context"
 	"errors"
 	"time"
 )
@@ -121,15 +120,8 @@ func (s *Store) autoCompactLoop(ac AutoCompaction) {
 // autoCompact proposes one compaction to target and reports whether the
 // history is now compacted that far.
 func (s *Store) autoCompact(target int64, ac AutoCompaction) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := s.background(time.Minute)
 	defer cancel()
-	go func() {
-		select {
-		case <-s.stopc:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 	start := time.Now()
 	err := s.Compact(ctx, target)
 	switch {

@@ -5,14 +5,11 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/trellis-cp/trellis/core/storage"
 )
 
 func TestEventMarks(t *testing.T) {
@@ -240,15 +237,7 @@ func TestRestoreResetsMarksBeforeApplied(t *testing.T) {
 	other := openSingle(t, dir)
 	other.Raft().Stop()
 	other.Close()
-	st, err := storage.OpenStateDB(filepath.Join(dir, "state"), testLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	sm, err := newStateMachine(st, testLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
+	sm, _ := openStateMachine(t, dir)
 	done := make(chan struct{})
 	unmarked := make(chan int64, 1)
 	go func() {

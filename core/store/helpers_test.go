@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/trellis-cp/trellis/core/raft"
+	"github.com/trellis-cp/trellis/core/storage"
 	"github.com/trellis-cp/trellis/internal/testutil"
 )
 
@@ -112,4 +114,21 @@ func contextWithCancel(t *testing.T) (context.Context, context.CancelFunc) {
 	c, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	return c, cancel
+}
+
+// openStateMachine opens the state store of a closed store's dir and a
+// state machine on it, with no raft node: for tests that drive restores
+// and reads directly. The state store closes at cleanup.
+func openStateMachine(t *testing.T, dir string) (*stateMachine, *storage.StateDB) {
+	t.Helper()
+	st, err := storage.OpenStateDB(filepath.Join(dir, "state"), testLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	sm, err := newStateMachine(st, testLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sm, st
 }

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"context"
 	"time"
 )
 
@@ -47,15 +46,8 @@ func (s *Store) checkQuota() {
 		return
 	}
 	s.logger.Warn("state store over its quota, raising NOSPACE alarm", "size", size, "quota", s.quota, "member", a.MemberID)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := s.background(5 * time.Second)
 	defer cancel()
-	go func() {
-		select {
-		case <-s.stopc:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 	if err := s.RaiseAlarm(ctx, a); err != nil {
 		s.logger.Warn("raise NOSPACE alarm", "err", err)
 	}

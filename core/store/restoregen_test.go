@@ -5,12 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/trellis-cp/trellis/core/storage"
 )
 
 // pausingReader hands out its first n bytes, then blocks until release
@@ -73,15 +70,7 @@ func TestReadsDuringSnapshotRestore(t *testing.T) {
 		mustPut(t, dstKV, fmt.Sprintf("k/%03d", 299-i), fmt.Sprintf("old-%d", 299-i))
 	}
 	dst.Close()
-	st, err := storage.OpenStateDB(filepath.Join(dir, "state"), testLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	sm, err := newStateMachine(st, testLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
+	sm, _ := openStateMachine(t, dir)
 
 	pr := &pausingReader{r: bytes.NewReader(stream.Bytes()), n: stream.Len() / 2, paused: make(chan struct{}), release: make(chan struct{})}
 	restored := make(chan error, 1)

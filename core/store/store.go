@@ -216,12 +216,26 @@ func (s *Store) expireLoop() {
 		if len(ops) == 0 {
 			continue
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := s.background(5 * time.Second)
 		if _, err := s.propose(ctx, &Command{Kind: KindTxn, Success: ops}); err != nil {
 			s.logger.Warn("expire keys", "count", len(ops), "err", err)
 		}
 		cancel()
 	}
+}
+
+// background is the context of a request the store makes by itself: it
+// ends after d, or as soon as the store closes.
+func (s *Store) background(d time.Duration) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	go func() {
+		select {
+		case <-s.stopc:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
 }
 
 // Probe checks that storage accepts writes.
