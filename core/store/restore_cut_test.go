@@ -6,13 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"testing"
 
 	"github.com/dgraph-io/badger/v4/pb"
 	"google.golang.org/protobuf/proto"
-
-	"github.com/trellis-cp/trellis/core/storage"
 )
 
 // cutReader returns its reader's first n bytes, then fails: a snapshot
@@ -120,14 +117,7 @@ func TestRestoreSnapshotCutShortLeavesNoAppliedIndex(t *testing.T) {
 	other := openSingle(t, dir)
 	other.Raft().Stop()
 	other.Close()
-	st, err := storage.OpenStateDB(filepath.Join(dir, "state"), testLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	sm, err := newStateMachine(st, testLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
+	sm, st := openStateMachine(t, dir)
 	for _, frac := range []float64{0.2, 0.5, 0.8, 0.95, 0.99} {
 		cut := &cutReader{r: bytes.NewReader(buf.Bytes()), n: int(float64(buf.Len()) * frac)}
 		if err := sm.RestoreSnapshot(cut, uint64(rev)); err == nil {
@@ -152,5 +142,4 @@ func TestRestoreSnapshotCutShortLeavesNoAppliedIndex(t *testing.T) {
 	if again.AppliedIndex() != uint64(rev) || len(again.index) != keys || again.readFloor.Load() != rev {
 		t.Fatalf("whole restore: applied %d (want %d), %d keys (want %d), read floor %d", again.AppliedIndex(), rev, len(again.index), keys, again.readFloor.Load())
 	}
-	st.Close()
 }
