@@ -78,6 +78,13 @@ func (n *Node) handleReady(rd etcdraft.Ready, ap *applier) error {
 	}
 	failpoint.Hit("raftBeforeSave")
 	saveErr := n.log.Save(rd.HardState, rd.Entries, rd.MustSync)
+	if saveErr == nil {
+		// What waited for the save goes out now, not after the apply
+		// beside it: a follower's acknowledgement is what lets the leader
+		// commit, and under load the apply outlasts the fsync.
+		failpoint.Hit("raftAfterSave")
+		n.tr.send(coalesce(afterSave))
+	}
 	if len(durable) > 0 {
 		if err := ap.wait(); err != nil {
 			return err
@@ -86,8 +93,6 @@ func (n *Node) handleReady(rd etcdraft.Ready, ap *applier) error {
 	if saveErr != nil {
 		return saveErr
 	}
-	failpoint.Hit("raftAfterSave")
-	n.tr.send(coalesce(afterSave))
 	if len(rd.ReadStates) > 0 {
 		n.reads.deliver(rd.ReadStates)
 	}

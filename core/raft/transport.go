@@ -359,6 +359,24 @@ func (t *transport) send(msgs []raftpb.Message) {
 	}
 }
 
+// forward queues a follower's own proposal (MsgProp) for the leader, and
+// reports whether it could: not when there is no stream to that member or
+// its queue is full (the proposer then goes through raft).
+func (t *transport) forward(m raftpb.Message) bool {
+	t.peersMu.RLock()
+	defer t.peersMu.RUnlock()
+	p, ok := t.peers[m.To]
+	if !ok {
+		return false
+	}
+	select {
+	case p.queue <- m:
+		return true
+	default:
+		return false
+	}
+}
+
 func (t *transport) close() {
 	t.cancel()
 	if t.ln != nil {
