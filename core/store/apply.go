@@ -100,10 +100,17 @@ func readRecord(txn *badger.Txn, ns string, dk []byte, r revision) (record, erro
 func (b *batch) note(dk []byte, rec *record, r revision) {
 	k := string(dk) // one copy for every map
 	b.overlay[k] = overlayRec{rec: *rec, rev: r}
-	b.sm.index[k] = keyMeta{create: rec.create, version: rec.version, modRev: r.main, expireAt: rec.expireAt, sub: r.sub, plain: r.plain}
+	meta := keyMeta{create: rec.create, version: rec.version, modRev: r.main, expireAt: rec.expireAt, sub: r.sub, plain: r.plain}
 	if !r.plain {
-		b.sm.revs.Load().put(k, r)
+		revs := b.sm.revs.Load()
+		if h := b.sm.index[k].hist; h != nil {
+			revs.putTo(h, r)
+			meta.hist = h
+		} else {
+			meta.hist = revs.put(k, r)
+		}
 	}
+	b.sm.index[k] = meta
 }
 
 // forget records a delete at r the same way.

@@ -14,6 +14,9 @@ type keyMeta struct {
 	create, version, modRev, expireAt int64
 	sub                               uint32
 	plain                             bool
+	// hist is the key's history in the revision index, nil for a plain
+	// record: apply appends to it without looking the key up there again.
+	hist *keyHistory
 }
 
 // rev is where the key's current record is.
@@ -68,8 +71,8 @@ func loadEvents(txn *badger.Txn, idx keyIndex, revs *revIndex) error {
 				delete(idx, dk)
 				return nil
 			}
-			revs.put(dk, r)
-			idx[dk] = keyMeta{create: rec.create, version: rec.version, modRev: r.main, expireAt: rec.expireAt, sub: r.sub}
+			h := revs.put(dk, r)
+			idx[dk] = keyMeta{create: rec.create, version: rec.version, modRev: r.main, expireAt: rec.expireAt, sub: r.sub, hist: h}
 			return nil
 		})
 		if err != nil {

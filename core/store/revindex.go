@@ -156,9 +156,10 @@ func newRevIndex() *revIndex {
 	}
 }
 
-// put records a write of key at r. r must be above every revision the index
-// holds for key; put panics if not.
-func (x *revIndex) put(key string, r revision) {
+// put records a write of key at r and returns the key's history, for
+// putTo. r must be above every revision the index holds for key; put panics
+// if not.
+func (x *revIndex) put(key string, r revision) *keyHistory {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	h, ok := x.keys[key]
@@ -167,6 +168,16 @@ func (x *revIndex) put(key string, r revision) {
 		x.keys[key] = h
 		x.tree.ReplaceOrInsert(h)
 	}
+	h.put(r)
+	return h
+}
+
+// putTo is put for a live key whose history put returned: it spares the
+// lookup. A live key's history stays in the index (compact removes only
+// histories left empty, and the open generation never is).
+func (x *revIndex) putTo(h *keyHistory, r revision) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
 	h.put(r)
 }
 

@@ -455,3 +455,55 @@ func TestAppendOpWritesWithoutHistory(t *testing.T) {
 		t.Fatalf("after trim: %d keys", len(list.KVs))
 	}
 }
+
+// Apply appends a live key's writes to the history the key index keeps a
+// pointer to, not looking it up in the revision index again. A key deleted
+// and compacted away loses its history there, and one put after that must
+// start a new history that reads find; so must the histories rebuilt at a
+// restart.
+func TestKeyHistoryAcrossDeleteCompactAndRestart(t *testing.T) {
+	dir := t.TempDir()
+	s := openSingle(t, dir)
+	kv := ns(t, s, "kv")
+	mustPut(t, kv, "k", "1")
+	del, err := kv.Delete(ctx(t), "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustPut(t, kv, "other", "x")
+	if err := s.Compact(ctx(t), s.Revision()); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.sm.revs.Load().len(); n != 1 {
+		t.Fatalf("revision index holds %d keys after compacting the delete at %d, want 1", n, del.Revision)
+	}
+	r2 := mustPut(t, kv, "k", "2").Revision
+	r3 := mustPut(t, kv, "k", "3").Revision
+	check := func(when string) {
+		t.Helper()
+		for _, c := range []struct {
+			rev  int64
+			want string
+		}{{r2, "2"}, {r3, "3"}, {0, "3"}} {
+			got := mustGet(t, kv, "k", ReadOptions{Revision: c.rev})
+			if string(got.Value) != c.want {
+				t.Fatalf("%s: k at %d = %q, want %q", when, c.rev, got.Value, c.want)
+			}
+		}
+	}
+	check("after the key came back")
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openSingle(t, dir)
+	defer s.Close()
+	kv = ns(t, s, "kv")
+	check("after a restart")
+	r4 := mustPut(t, kv, "k", "4").Revision
+	if got := mustGet(t, kv, "k", ReadOptions{Revision: r4}); string(got.Value) != "4" || got.Version != 3 {
+		t.Fatalf("put after restart: %+v", got)
+	}
+	if got := mustGet(t, kv, "k", ReadOptions{Revision: r3}); string(got.Value) != "3" {
+		t.Fatalf("history lost by a put after restart: %+v", got)
+	}
+}
