@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -12,6 +11,22 @@ import (
 
 	"github.com/trellis-cp/trellis/internal/testutil"
 )
+
+// fakeLeader is member 1 of a two-voter group played by the test: a real
+// transport that records what it receives and can send to member 2, whose
+// address it returns with its own.
+func fakeLeader(t *testing.T) (leader *recorder, tr *transport, addr1, addr2 string) {
+	t.Helper()
+	addr1, addr2 = testutil.FreeAddr(t), testutil.FreeAddr(t)
+	leader = &recorder{}
+	tr = newTransport(1, quietLogger(), leader, nil, nil)
+	if err := tr.listen(addr1, nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tr.close)
+	tr.setPeer(2, addr2)
+	return leader, tr, addr1, addr2
+}
 
 // gatedSM is a memSM whose Apply holds any batch with an entry of data
 // "slow" until the gate is opened.
@@ -36,15 +51,7 @@ func (s *gatedSM) Apply(ents []Applied) error {
 // one entry blocked: the follower's Ready loop then sits in that Ready,
 // which also saved the next entry.
 func TestSlowApplyHoldsNeitherAcksNorForwards(t *testing.T) {
-	addr1, addr2 := testutil.FreeAddr(t), testutil.FreeAddr(t)
-	leader := &recorder{}
-	tr := newTransport(1, quietLogger(), leader, nil, nil)
-	if err := tr.listen(addr1, nil); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(tr.close)
-	tr.setPeer(2, addr2)
-
+	leader, tr, addr1, addr2 := fakeLeader(t)
 	sm := &gatedSM{memSM: newMemSM(), gate: make(chan struct{})}
 	n := startSM(t, 2, addr2, t.TempDir(), map[uint64]string{1: addr1, 2: addr2}, nil, sm, func(c *Config) {
 		c.ElectionTicks = 1000 // the test is the only leader
@@ -116,20 +123,13 @@ func TestSlowApplyHoldsNeitherAcksNorForwards(t *testing.T) {
 // the leader, a member without a leader and a removed member leave theirs
 // to raft.
 func TestForwardOnlyFromAFollowerWithALeader(t *testing.T) {
-	addr1, addr2 := testutil.FreeAddr(t), testutil.FreeAddr(t)
-	leader := &recorder{}
-	tr := newTransport(1, quietLogger(), leader, nil, nil)
-	if err := tr.listen(addr1, nil); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(tr.close)
-	n := startSM(t, 2, addr2, filepath.Join(t.TempDir(), "n2"), map[uint64]string{1: addr1, 2: addr2}, nil, newMemSM(), func(c *Config) {
+	_, tr, addr1, addr2 := fakeLeader(t)
+	n := startSM(t, 2, addr2, t.TempDir(), map[uint64]string{1: addr1, 2: addr2}, nil, newMemSM(), func(c *Config) {
 		c.ElectionTicks = 1000
 	})
 	if n.forward([]byte("x")) {
 		t.Fatal("forwarded with no leader known")
 	}
-	tr.setPeer(2, addr2)
 	tr.send([]raftpb.Message{{Type: raftpb.MsgHeartbeat, From: 1, To: 2, Term: 2}})
 	waitFor(t, "the follower to learn its leader", func() bool { return n.Leader() == 1 })
 	if !n.forward([]byte("x")) {
