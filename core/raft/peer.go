@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"net"
+	"runtime"
 	"sync"
 	"time"
 
@@ -13,7 +14,8 @@ import (
 
 // peer owns the outgoing message stream to one member: one goroutine, one
 // TCP connection, and a buffered writer flushed whenever the queue runs dry,
-// so a burst of messages costs one syscall.
+// so a burst of messages costs one syscall, and messages merge can fold
+// together travel as one (frameBatch).
 type peer struct {
 	t     *transport
 	id    uint64
@@ -37,8 +39,7 @@ func (p *peer) stop() { p.once.Do(func() { close(p.stopc); p.cancel() }) }
 func (p *peer) run() {
 	var (
 		conn      net.Conn
-		bw        *bufio.Writer
-		scratch   []byte
+		out       frameBatch
 		downUntil time.Time
 	)
 	defer func() {
@@ -64,23 +65,32 @@ func (p *peer) run() {
 				p.t.h.reportUnreachable(p.id)
 				continue
 			}
-			conn, bw = c, bufio.NewWriterSize(c, 256<<10)
+			conn, out = c, newFrameBatch(bufio.NewWriterSize(c, 256<<10))
 		}
-		var err error
-		scratch, err = writeFrame(bw, &m, scratch)
-		for err == nil && len(p.queue) > 0 {
-			m = <-p.queue
-			scratch, err = writeFrame(bw, &m, scratch)
+		out.add(m)
+		p.drain(&out)
+		if out.onlyProps {
+			// Forwarded proposals come one per client request. Under
+			// load, other requests are about to forward theirs: let them
+			// run first, and all travel as one message, one write, one
+			// read and one step at the leader. Without other work the
+			// yield returns at once.
+			runtime.Gosched()
+			p.drain(&out)
 		}
-		if err == nil {
-			err = bw.Flush()
-		}
-		if err != nil {
+		if err := out.flush(); err != nil {
 			p.t.logger.Debug("raft send failed", "peer", p.id, "addr", p.addr, "err", err)
 			conn.Close()
-			conn, bw = nil, nil
+			conn = nil
 			p.t.h.reportUnreachable(p.id)
 		}
+	}
+}
+
+// drain adds every message already queued to out.
+func (p *peer) drain(out *frameBatch) {
+	for len(p.queue) > 0 {
+		out.add(<-p.queue)
 	}
 }
 
