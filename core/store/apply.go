@@ -50,25 +50,33 @@ func (b *batch) flush() error {
 // The record's value is filled in only when withValue is set: the key
 // index answers everything else without touching Badger.
 func (b *batch) lookup(ns string, dk []byte, withValue bool) (rec record, at revision, ok bool, err error) {
+	rec, at, meta, err := b.find(ns, dk, withValue)
+	return rec, at, meta != nil, err
+}
+
+// find is lookup that also returns the key's entry in the key index (nil
+// when the key does not exist), for note to update in place: a put then
+// looks its key up in the index once.
+func (b *batch) find(ns string, dk []byte, withValue bool) (rec record, at revision, meta *keyMeta, err error) {
 	if o, hit := b.overlay[string(dk)]; hit {
 		if o.gone {
-			return record{}, revision{}, false, nil
+			return record{}, revision{}, nil, nil
 		}
-		return o.rec, o.rev, true, nil
+		return o.rec, o.rev, b.sm.index[string(dk)], nil
 	}
-	meta, ok := b.sm.index[string(dk)]
-	if !ok {
-		return record{}, revision{}, false, nil
+	meta = b.sm.index[string(dk)]
+	if meta == nil {
+		return record{}, revision{}, nil, nil
 	}
 	rec = record{create: meta.create, version: meta.version, expireAt: meta.expireAt}
 	if !withValue {
-		return rec, meta.rev(), true, nil
+		return rec, meta.rev(), meta, nil
 	}
 	full, err := readRecord(b.read, ns, dk, meta.rev())
 	if err != nil {
-		return record{}, revision{}, false, err
+		return record{}, revision{}, nil, err
 	}
-	return full, meta.rev(), true, nil
+	return full, meta.rev(), meta, nil
 }
 
 // readRecord reads the record written at r: the change-log event, or for a
@@ -96,21 +104,28 @@ func readRecord(txn *badger.Txn, ns string, dk []byte, r revision) (record, erro
 // note records a write at r in the overlay (the batch's own reads), the
 // key index (every later batch's) and, unless it is a plain record, the
 // revision index (everyone's reads at r or later; a plain record is read
-// from its data key).
-func (b *batch) note(dk []byte, rec *record, r revision) {
+// from its data key). meta is the key's entry in the key index as find
+// returned it, updated in place; nil when the key did not exist.
+func (b *batch) note(dk []byte, meta *keyMeta, rec *record, r revision) {
 	k := string(dk) // one copy for every map
 	b.overlay[k] = overlayRec{rec: *rec, rev: r}
-	meta := keyMeta{create: rec.create, version: rec.version, modRev: r.main, expireAt: rec.expireAt, sub: r.sub, plain: r.plain}
+	var h *keyHistory
+	if meta != nil {
+		h = meta.hist
+	} else {
+		meta = &keyMeta{}
+		b.sm.index[k] = meta
+	}
+	*meta = keyMeta{create: rec.create, version: rec.version, modRev: r.main, expireAt: rec.expireAt, sub: r.sub, plain: r.plain}
 	if !r.plain {
 		revs := b.sm.revs.Load()
-		if h := b.sm.index[k].hist; h != nil {
+		if h != nil {
 			revs.putTo(h, r)
-			meta.hist = h
 		} else {
-			meta.hist = revs.put(k, r)
+			h = revs.put(k, r)
 		}
+		meta.hist = h
 	}
-	b.sm.index[k] = meta
 }
 
 // forget records a delete at r the same way.
@@ -228,13 +243,13 @@ func (b *batch) applyOp(index uint64, ev *eventSeq, op *Op) (OpResult, error) {
 func (b *batch) put(index uint64, ev *eventSeq, op *Op) (OpResult, error) {
 	rev := int64(index)
 	dk := dataKey(op.Namespace, op.Key)
-	prev, prevAt, existed, err := b.lookup(op.Namespace, dk, false)
+	prev, prevAt, meta, err := b.find(op.Namespace, dk, false)
 	if err != nil {
 		return OpResult{}, err
 	}
 	rec := record{create: rev, version: 1, expireAt: op.ExpireAt, value: op.Value}
 	var out OpResult
-	if existed {
+	if meta != nil {
 		rec.create = prev.create
 		rec.version = prev.version + 1
 		out.Prev = prev.kv(op.Key, prevAt.main)
@@ -255,7 +270,7 @@ func (b *batch) put(index uint64, ev *eventSeq, op *Op) (OpResult, error) {
 		}
 	}
 	seq, err := b.event(index, ev, op.Namespace, EventPut, op.Key, &rec)
-	b.note(dk, &rec, revision{main: rev, sub: seq})
+	b.note(dk, meta, &rec, revision{main: rev, sub: seq})
 	return out, err
 }
 
@@ -431,17 +446,20 @@ func (b *batch) appendRecord(index uint64, ev *eventSeq, op *Op) error {
 	dk := dataKey(op.Namespace, op.Key)
 	// A key of the revision index written over (never, by the logs that
 	// append) is deleted first, so that its history says so.
-	if prev, at, ok, err := b.lookup(op.Namespace, dk, false); err != nil {
+	prev, at, meta, err := b.find(op.Namespace, dk, false)
+	if err != nil {
 		return err
-	} else if ok && !at.plain {
+	}
+	if meta != nil && !at.plain {
 		if _, err := b.remove(index, ev, op.Namespace, op.Key, dk, prev, at, EventDelete); err != nil {
 			return err
 		}
+		meta = nil // remove took the key out of the index
 	}
 	rec := record{create: rev, version: 1, value: op.Value}
 	if err := b.wb.SetEntryAt(badger.NewEntry(dk, rec.marshal()), index); err != nil {
 		return err
 	}
-	b.note(dk, &rec, revision{main: rev, plain: true})
+	b.note(dk, meta, &rec, revision{main: rev, plain: true})
 	return nil
 }

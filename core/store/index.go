@@ -26,7 +26,7 @@ func (m *keyMeta) rev() revision { return revision{main: m.modRev, sub: m.sub, p
 // instead of Badger for each put and delete, and a key missing from it
 // does not exist. Only the Ready loop touches it (apply, snapshot
 // restore), so it needs no lock. Reads go through the revision index.
-type keyIndex map[string]keyMeta
+type keyIndex map[string]*keyMeta
 
 // loadIndex rebuilds the key index and the revision index from the state
 // as of the applied index, the point apply continues from (a crash may
@@ -71,8 +71,12 @@ func loadEvents(txn *badger.Txn, idx keyIndex, revs *revIndex) error {
 				delete(idx, dk)
 				return nil
 			}
-			h := revs.put(dk, r)
-			idx[dk] = keyMeta{create: rec.create, version: rec.version, modRev: r.main, expireAt: rec.expireAt, sub: r.sub, hist: h}
+			m := idx[dk]
+			if m == nil {
+				m = &keyMeta{}
+				idx[dk] = m
+			}
+			*m = keyMeta{create: rec.create, version: rec.version, modRev: r.main, expireAt: rec.expireAt, sub: r.sub, hist: revs.put(dk, r)}
 			return nil
 		})
 		if err != nil {
@@ -91,7 +95,7 @@ func loadPlain(txn *badger.Txn, idx keyIndex) error {
 		item := it.Item()
 		err := item.Value(func(v []byte) error {
 			rec, err := unmarshalRecord(v)
-			idx[string(item.KeyCopy(nil))] = keyMeta{create: rec.create, version: rec.version, modRev: int64(item.Version()), expireAt: rec.expireAt, plain: true}
+			idx[string(item.KeyCopy(nil))] = &keyMeta{create: rec.create, version: rec.version, modRev: int64(item.Version()), expireAt: rec.expireAt, plain: true}
 			return err
 		})
 		if err != nil {

@@ -507,3 +507,57 @@ func TestKeyHistoryAcrossDeleteCompactAndRestart(t *testing.T) {
 		t.Fatalf("history lost by a put after restart: %+v", got)
 	}
 }
+
+// One transaction writes a key over, deletes it and creates it again: each
+// op sees the ones before it (one batch, the key index updated in place),
+// and the index rebuilt at a restart agrees.
+func TestOneBatchWritesAKeyRepeatedly(t *testing.T) {
+	dir := t.TempDir()
+	s := openSingle(t, dir)
+	kv := ns(t, s, "kv")
+	r0 := mustPut(t, kv, "k", "0").Revision
+	var ops []Op
+	for _, v := range []string{"1", "2", "", "3", "4"} {
+		op, err := kv.PutOp("k", []byte(v), PutOptions{})
+		if v == "" {
+			op, err = kv.DeleteOp("k")
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		ops = append(ops, op)
+	}
+	res, err := kv.Txn(ctx(t), nil, ops, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := res.Revision
+	wantPrev := []int64{1, 2, 3, 0, 1} // the version each op found; 0: none
+	for i, w := range wantPrev {
+		p := res.Responses[i].Prev
+		if (w == 0) != (p == nil) || (p != nil && p.Version != w) {
+			t.Fatalf("op %d found %+v, want version %d", i, p, w)
+		}
+	}
+	check := func(when string) {
+		t.Helper()
+		got := mustGet(t, kv, "k", ReadOptions{})
+		if string(got.Value) != "4" || got.Version != 2 || got.CreateRevision != r || got.ModRevision != r {
+			t.Fatalf("%s: k = %+v, want value 4, version 2, created and modified at %d", when, got, r)
+		}
+		if old := mustGet(t, kv, "k", ReadOptions{Revision: r0}); string(old.Value) != "0" {
+			t.Fatalf("%s: k at %d = %+v, want 0", when, r0, old)
+		}
+	}
+	check("after the transaction")
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openSingle(t, dir)
+	defer s.Close()
+	kv = ns(t, s, "kv")
+	check("after a restart")
+	if got := mustPut(t, kv, "k", "5").Responses[0].Prev; got == nil || got.Version != 2 || got.CreateRevision != r {
+		t.Fatalf("put after restart found %+v", got)
+	}
+}
