@@ -46,6 +46,18 @@ func openSingle(t *testing.T, dir string) *Store {
 	return s
 }
 
+// reopen closes s and opens the store in dir again, as a restart would,
+// returning it and its namespace name; the test's end closes it.
+func reopen(t *testing.T, s *Store, dir, name string) (*Store, *Namespace) {
+	t.Helper()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openSingle(t, dir)
+	t.Cleanup(func() { s.Close() })
+	return s, ns(t, s, name)
+}
+
 // openSingleWith starts a one-node store in dir (a fresh temp dir when
 // empty) with options adjusted by set.
 func openSingleWith(t *testing.T, dir string, set func(*Options)) *Store {
@@ -97,6 +109,28 @@ func mustPut(t *testing.T, n *Namespace, key, value string) *TxnResult {
 	res, err := n.Put(ctx(t), key, []byte(value), PutOptions{})
 	if err != nil {
 		t.Fatalf("put %s: %v", key, err)
+	}
+	return res
+}
+
+// mustOp returns a function that unwraps an op builder's result or fails
+// the test: mustOp(t)(n.PutOp(...)).
+func mustOp(t *testing.T) func(Op, error) Op {
+	return func(op Op, err error) Op {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return op
+	}
+}
+
+// mustTxn runs ops as one unconditional transaction.
+func mustTxn(t *testing.T, n *Namespace, ops ...Op) *TxnResult {
+	t.Helper()
+	res, err := n.Txn(ctx(t), nil, ops, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return res
 }

@@ -419,25 +419,19 @@ func TestAppendOpWritesWithoutHistory(t *testing.T) {
 	defer s.Close()
 	log := ns(t, s, "applog")
 	start := s.Revision() + 1
+	op := mustOp(t)
 	var ops []Op
 	for i := 0; i < 3; i++ {
-		op, err := log.AppendOp(fmt.Sprintf("e/%d", i), []byte(fmt.Sprint(i)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ops = append(ops, op)
+		ops = append(ops, op(log.AppendOp(fmt.Sprintf("e/%d", i), []byte(fmt.Sprint(i)))))
 	}
-	res, err := log.Txn(ctx(t), nil, ops, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := mustTxn(t, log, ops...)
 	got := mustGet(t, log, "e/1", ReadOptions{})
 	if string(got.Value) != "1" || got.Version != 1 || got.CreateRevision != res.Revision {
 		t.Fatalf("appended key: %+v", got)
 	}
 	mustPut(t, log, "marker", "m")
 	var types []string
-	err = s.sm.events("applog", nil, start-1, s.Revision(), func(ev Event) bool {
+	err := s.sm.events("applog", nil, start-1, s.Revision(), func(ev Event) bool {
 		types = append(types, ev.Type.String()+" "+ev.KV.Key)
 		return true
 	})
@@ -492,12 +486,7 @@ func TestKeyHistoryAcrossDeleteCompactAndRestart(t *testing.T) {
 		}
 	}
 	check("after the key came back")
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s = openSingle(t, dir)
-	defer s.Close()
-	kv = ns(t, s, "kv")
+	_, kv = reopen(t, s, dir, "kv")
 	check("after a restart")
 	r4 := mustPut(t, kv, "k", "4").Revision
 	if got := mustGet(t, kv, "k", ReadOptions{Revision: r4}); string(got.Value) != "4" || got.Version != 3 {
@@ -516,21 +505,9 @@ func TestOneBatchWritesAKeyRepeatedly(t *testing.T) {
 	s := openSingle(t, dir)
 	kv := ns(t, s, "kv")
 	r0 := mustPut(t, kv, "k", "0").Revision
-	var ops []Op
-	for _, v := range []string{"1", "2", "", "3", "4"} {
-		op, err := kv.PutOp("k", []byte(v), PutOptions{})
-		if v == "" {
-			op, err = kv.DeleteOp("k")
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		ops = append(ops, op)
-	}
-	res, err := kv.Txn(ctx(t), nil, ops, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	op := mustOp(t)
+	put := func(v string) Op { return op(kv.PutOp("k", []byte(v), PutOptions{})) }
+	res := mustTxn(t, kv, put("1"), put("2"), op(kv.DeleteOp("k")), put("3"), put("4"))
 	r := res.Revision
 	wantPrev := []int64{1, 2, 3, 0, 1} // the version each op found; 0: none
 	for i, w := range wantPrev {
@@ -550,12 +527,7 @@ func TestOneBatchWritesAKeyRepeatedly(t *testing.T) {
 		}
 	}
 	check("after the transaction")
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s = openSingle(t, dir)
-	defer s.Close()
-	kv = ns(t, s, "kv")
+	_, kv = reopen(t, s, dir, "kv")
 	check("after a restart")
 	if got := mustPut(t, kv, "k", "5").Responses[0].Prev; got == nil || got.Version != 2 || got.CreateRevision != r {
 		t.Fatalf("put after restart found %+v", got)
