@@ -30,46 +30,84 @@ func coalesce(msgs []raftpb.Message) []raftpb.Message {
 	if len(msgs) < 2 {
 		return msgs
 	}
-	out := make([]raftpb.Message, 0, len(msgs))
+	out := make([]pending, 0, len(msgs))
 	latest := make(map[uint64]int, 4) // peer -> index in out of its newest message
 	for _, m := range msgs {
-		if i, ok := latest[m.To]; ok && merge(&out[i], &m) {
+		if i, ok := latest[m.To]; ok && out[i].merge(&m) {
 			continue
 		}
 		latest[m.To] = len(out)
-		out = append(out, m)
+		out = append(out, newPending(m))
 	}
-	return out
+	res := make([]raftpb.Message, len(out))
+	for i := range out {
+		res[i] = out[i].m
+	}
+	return res
 }
 
-// merge folds b into a, which b follows on the way to the same peer, and
-// reports whether it could.
-func merge(a, b *raftpb.Message) bool {
+// pending is a message that later ones to the same peer may still be
+// merged into. Once a merge has copied its entries into a slice of its
+// own, later merges extend that slice in place, and the entry bytes are
+// counted once, so folding n messages one at a time costs O(n), not
+// O(n²) (a follower's stream after a stall can hold thousands of
+// single-entry proposals).
+type pending struct {
+	m     raftpb.Message
+	owned bool // m.Entries is merge's own slice
+	size  int  // bytes of entry data in m; -1 until counted
+}
+
+func newPending(m raftpb.Message) pending { return pending{m: m, size: -1} }
+
+// merge folds b, which follows p's message on the way to the same peer,
+// into it and reports whether it could.
+func (p *pending) merge(b *raftpb.Message) bool {
+	a := &p.m
 	if a.Type != b.Type || a.Term != b.Term || a.From != b.From {
 		return false
 	}
 	switch a.Type {
 	case raftpb.MsgApp:
-		if b.Index != a.Index+uint64(len(a.Entries)) || b.LogTerm != lastTerm(a) || !fits(a, b) {
+		if b.Index != a.Index+uint64(len(a.Entries)) || b.LogTerm != lastTerm(a) {
 			return false
 		}
-		a.Entries = concat(a.Entries, b.Entries)
+		if !p.appendEntries(b.Entries) {
+			return false
+		}
 		a.Commit = max(a.Commit, b.Commit)
 		return true
 	case raftpb.MsgAppResp:
 		if a.Reject || b.Reject || b.Index < a.Index {
 			return false
 		}
-		*a = *b
+		*p = newPending(*b)
 		return true
 	case raftpb.MsgProp:
-		if !fits(a, b) {
-			return false
-		}
-		a.Entries = concat(a.Entries, b.Entries)
-		return true
+		return p.appendEntries(b.Entries)
 	}
 	return false
+}
+
+// appendEntries adds ents to the message's entries unless that would pass
+// maxCoalescedBytes. Entries raft handed over are never written to: the
+// first merge copies them into a new slice, with room for more.
+func (p *pending) appendEntries(ents []raftpb.Entry) bool {
+	if p.size < 0 {
+		p.size = dataBytes(p.m.Entries)
+	}
+	n := dataBytes(ents)
+	if p.size+n > maxCoalescedBytes {
+		return false
+	}
+	if !p.owned {
+		own := make([]raftpb.Entry, len(p.m.Entries), 2*(len(p.m.Entries)+len(ents)))
+		copy(own, p.m.Entries)
+		p.m.Entries, p.owned = own, true
+	}
+	p.m.Entries = append(p.m.Entries, ents...)
+	p.size += n
+	return true
 }
 
 // lastTerm is the term of the last entry an append leaves in the log.
@@ -80,19 +118,11 @@ func lastTerm(m *raftpb.Message) uint64 {
 	return m.Entries[len(m.Entries)-1].Term
 }
 
-// fits reports whether b's entries may join a's under maxCoalescedBytes.
-func fits(a, b *raftpb.Message) bool {
+// dataBytes is the entry data ents carry.
+func dataBytes(ents []raftpb.Entry) int {
 	n := 0
-	for _, ents := range [][]raftpb.Entry{a.Entries, b.Entries} {
-		for i := range ents {
-			n += len(ents[i].Data)
-		}
+	for i := range ents {
+		n += len(ents[i].Data)
 	}
-	return n <= maxCoalescedBytes
-}
-
-// concat is a and b in a new slice.
-func concat(a, b []raftpb.Entry) []raftpb.Entry {
-	out := make([]raftpb.Entry, 0, len(a)+len(b))
-	return append(append(out, a...), b...)
+	return n
 }

@@ -7,7 +7,7 @@ import (
 )
 
 // frameBatch gathers the messages of one write to a peer. A message that
-// merge can fold into the one before it (see coalesce) is folded there
+// can be merged into the one before it (see coalesce) is folded there
 // rather than framed on its own, so messages queued by different Readys,
 // or proposals forwarded by different requests, still travel as one.
 type frameBatch struct {
@@ -15,7 +15,7 @@ type frameBatch struct {
 	scratch []byte
 	err     error
 
-	last    raftpb.Message // not yet framed; merge may still fold into it
+	last    pending // not yet framed; later messages may still merge into it
 	hasLast bool
 	// onlyProps is set while the batch holds nothing but proposals.
 	onlyProps bool
@@ -28,18 +28,18 @@ func newFrameBatch(bw *bufio.Writer) frameBatch {
 // add takes m into the batch.
 func (b *frameBatch) add(m raftpb.Message) {
 	b.onlyProps = b.onlyProps && m.Type == raftpb.MsgProp
-	if b.hasLast && merge(&b.last, &m) {
+	if b.hasLast && b.last.merge(&m) {
 		return
 	}
 	b.frameLast()
-	b.last, b.hasLast = m, true
+	b.last, b.hasLast = newPending(m), true
 }
 
 func (b *frameBatch) frameLast() {
 	if b.hasLast && b.err == nil {
-		b.scratch, b.err = writeFrame(b.bw, &b.last, b.scratch)
+		b.scratch, b.err = writeFrame(b.bw, &b.last.m, b.scratch)
 	}
-	b.last, b.hasLast = raftpb.Message{}, false
+	b.last, b.hasLast = pending{}, false
 }
 
 // flush writes the batch out and empties it for the next.

@@ -97,3 +97,47 @@ func TestFrameBatchReportsWriteErrors(t *testing.T) {
 		t.Fatalf("batch after a failed flush: hasLast %v err %v onlyProps %v", b.hasLast, b.err, b.onlyProps)
 	}
 }
+
+// A stream that was stalled can hold thousands of proposals: they merge
+// into as few messages as the size bound allows, every entry once and in
+// order, and the entries handed in are not written to.
+func TestFrameBatchMergesAStalledQueueWithinTheBound(t *testing.T) {
+	const n = 5000
+	data := bytes.Repeat([]byte{'v'}, 300) // 1.5 MB in all
+	// Each proposal's entry has unused room behind it, as a slice of
+	// raft's log has.
+	handed := make([]raftpb.Entry, 2*n)
+	var wire bytes.Buffer
+	b := newFrameBatch(bufio.NewWriter(&wire))
+	for i := 0; i < n; i++ {
+		handed[2*i] = raftpb.Entry{Data: append([]byte{byte(i >> 8), byte(i)}, data...)}
+		b.add(raftpb.Message{Type: raftpb.MsgProp, From: 2, To: 1, Entries: handed[2*i : 2*i+1]})
+	}
+	if err := b.flush(); err != nil {
+		t.Fatal(err)
+	}
+	got := frames(t, &wire)
+	if len(got) != 2 {
+		t.Fatalf("%d proposals of %d bytes went as %d messages, want 2 under the %d-byte bound", n, len(data)+2, len(got), maxCoalescedBytes)
+	}
+	i := 0
+	for _, m := range got {
+		if dataBytes(m.Entries) > maxCoalescedBytes {
+			t.Fatalf("a message carries %d bytes of entries, over %d", dataBytes(m.Entries), maxCoalescedBytes)
+		}
+		for _, e := range m.Entries {
+			if e.Data[0] != byte(i>>8) || e.Data[1] != byte(i) {
+				t.Fatalf("entry %d arrived as %x..., out of order", i, e.Data[:2])
+			}
+			i++
+		}
+	}
+	if i != n {
+		t.Fatalf("%d entries arrived, want %d", i, n)
+	}
+	for i := 1; i < len(handed); i += 2 {
+		if handed[i].Data != nil {
+			t.Fatalf("merging wrote %x... into the room behind entry %d it was handed", handed[i].Data[:2], i/2)
+		}
+	}
+}
