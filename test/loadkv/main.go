@@ -20,8 +20,9 @@
 // is high was disturbed. With -rounds N everything runs N times and each
 // row is the round with the median throughput; each Trellis/etcd ratio is
 // the median of the rounds' own ratios, since the two systems run one after
-// the other within a round and the machine's speed moves more between
-// rounds than within one. make bench runs three rounds.
+// the other within a round (etcd first in even rounds) and the machine's
+// speed moves more between rounds than within one. make bench runs three
+// rounds.
 //
 // The table goes to stdout, progress to stderr. Every process it starts is
 // stopped before it exits, also on Ctrl-C (children run in their own
@@ -160,6 +161,13 @@ func main() {
 	}
 }
 
+// measured is one system of a round: its name (and data directory
+// prefix), how errors name it, and how to start it in a directory.
+type measured struct {
+	name, what string
+	start      func(sysDir string) (system, error)
+}
+
 func run() (err error) {
 	o, err := parseFlags()
 	if err != nil {
@@ -225,7 +233,9 @@ func run() (err error) {
 		Duration: o.Duration.String(), Warmup: o.Warmup.String(), Load: o,
 	}
 	// Sizes are interleaved (Trellis n, etcd n, Trellis m, ...) so that
-	// drift on the machine hits both systems alike.
+	// drift on the machine hits both systems alike, and even rounds run
+	// etcd first: a machine that slows down (or speeds up) within a round
+	// then favours neither system over the rounds.
 	var all []row
 	for round := 1; round <= o.Rounds; round++ {
 		if o.Rounds > 1 {
@@ -233,38 +243,35 @@ func run() (err error) {
 		}
 		for _, size := range o.Nodes {
 			name := fmt.Sprintf("%d-r%d", size, round)
+			var runs []measured
 			if runTrellis {
-				sysDir := filepath.Join(dir, "trellis-"+name)
-				rows, err := benchSystem(ctx, o, value, sysDir, func() (system, error) {
+				runs = append(runs, measured{"trellis", fmt.Sprintf("trellis, %s", plural(size, "node")), func(sysDir string) (system, error) {
 					return startTrellis(ctx, trellisCmd, sysDir, size, nodeOutputs{o.cpuProfile, o.traceDir}, round)
-				})
-				if err != nil {
-					return fmt.Errorf("trellis, %s: %w", plural(size, "node"), err)
-				}
-				all = append(all, withRound(rows, round)...)
+				}})
 			}
 			if etcdBin != "" {
-				sysDir := filepath.Join(dir, "etcd-"+name)
-				rows, err := benchSystem(ctx, o, value, sysDir, func() (system, error) {
+				runs = append(runs, measured{"etcd", fmt.Sprintf("etcd, %s", plural(size, "member")), func(sysDir string) (system, error) {
 					return startEtcd(ctx, etcdBin, sysDir, size)
-				})
-				if err != nil {
-					return fmt.Errorf("etcd, %s: %w", plural(size, "member"), err)
-				}
-				all = append(all, withRound(rows, round)...)
-				if rep.EtcdVersion == "" {
-					rep.EtcdVersion = etcdVersion(etcdBin)
-				}
+				}})
+			}
+			if round%2 == 0 {
+				slices.Reverse(runs)
 			}
 			if slices.Contains(o.Systems, "floor") {
-				sysDir := filepath.Join(dir, "floor-"+name)
-				rows, err := benchSystem(ctx, o, value, sysDir, func() (system, error) {
+				runs = append(runs, measured{"floor", fmt.Sprintf("http floor, %s", plural(size, "server")), func(sysDir string) (system, error) {
 					return startFloor(ctx, sysDir, size)
-				})
+				}})
+			}
+			for _, m := range runs {
+				sysDir := filepath.Join(dir, m.name+"-"+name)
+				rows, err := benchSystem(ctx, o, value, sysDir, func() (system, error) { return m.start(sysDir) })
 				if err != nil {
-					return fmt.Errorf("http floor, %s: %w", plural(size, "server"), err)
+					return fmt.Errorf("%s: %w", m.what, err)
 				}
 				all = append(all, withRound(rows, round)...)
+				if m.name == "etcd" && rep.EtcdVersion == "" {
+					rep.EtcdVersion = etcdVersion(etcdBin)
+				}
 			}
 		}
 	}
