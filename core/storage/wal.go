@@ -42,6 +42,7 @@ type wal struct {
 	mu   sync.Mutex
 	segs []*segment // oldest first; the last is the one being written
 	f    *os.File   // the last segment, open for writing
+	app  *appender  // writes f's records (directly where it can)
 	off  int64      // where the next record goes in f
 	// limit is the size f was preallocated to: a write that would pass it
 	// starts a new segment.
@@ -91,6 +92,10 @@ func openWAL(dir string, segSize int64, logger *slog.Logger) (*wal, replayState,
 			return nil, replayState{}, err
 		}
 		w.segs, w.f, w.limit = []*segment{seg}, f, w.sizeOf(0)
+		if w.app, err = newAppender(f, seg.path, 0); err != nil {
+			f.Close()
+			return nil, replayState{}, err
+		}
 		w.updateSize()
 		w.startSpares()
 		return w, replayState{}, nil
@@ -112,10 +117,15 @@ func openWAL(dir string, segSize int64, logger *slog.Logger) (*wal, replayState,
 		return nil, replayState{}, err
 	}
 	w.segs, w.f, w.off, w.limit = segs, f, end, w.sizeOf(last.seq)
+	if w.app, err = newAppender(f, last.path, end); err != nil {
+		f.Close()
+		return nil, replayState{}, err
+	}
 	if last.maxIndex == 0 {
 		w.headEnd = end
 	}
 	if err := w.setHead(&st.snap, &st.hs); err != nil {
+		w.app.close()
 		f.Close()
 		return nil, replayState{}, err
 	}
@@ -168,7 +178,7 @@ func (w *wal) write(recs []byte, firstIndex, maxIndex uint64, snap *raftpb.Snaps
 			return w.fail(err)
 		}
 	}
-	if _, err := w.f.WriteAt(recs, w.off); err != nil {
+	if err := w.app.write(recs, w.off); err != nil {
 		return w.fail(err)
 	}
 	w.off += int64(len(recs))
@@ -211,7 +221,7 @@ func (w *wal) rollover(firstIndex uint64) error {
 	if err := fdatasync(w.f); err != nil {
 		return err
 	}
-	if err := w.f.Close(); err != nil {
+	if err := errors.Join(w.app.close(), w.f.Close()); err != nil {
 		return err
 	}
 	next := w.segs[len(w.segs)-1].seq + 1
@@ -226,6 +236,10 @@ func (w *wal) rollover(firstIndex uint64) error {
 		seg, f, err = createSegment(w.dir, next, firstIndex, w.segSize, h, false)
 	}
 	if err != nil {
+		return err
+	}
+	if w.app, err = newAppender(f, seg.path, int64(len(h))); err != nil {
+		f.Close()
 		return err
 	}
 	w.spareAsked = false
@@ -316,7 +330,7 @@ func (w *wal) close() error {
 	if w.err == nil {
 		err = fdatasync(w.f)
 	}
-	if cerr := w.f.Close(); err == nil {
+	if cerr := errors.Join(w.app.close(), w.f.Close()); err == nil {
 		err = cerr
 	}
 	w.f = nil

@@ -16,12 +16,13 @@ import (
 // and a hard state, synced. "zeroed" writes into a zero-filled segment, as
 // spares are; "fallocated" into one made by fallocate alone, as every
 // segment was before zeroFill (and as a rollover without a spare still
-// makes). No rollover happens. Besides ns/op it reports the process's CPU
+// makes); "buffered" is "zeroed" without direct writes (see appender), as
+// on a file system without O_DIRECT. No rollover happens. Besides ns/op it reports the process's CPU
 // per op (getrusage) and the mean fdatasync time.
 //
 //	go test -run '^$' -bench WALSaveSync -benchtime 3000x -count 5 ./core/storage/
 func BenchmarkWALSaveSync(b *testing.B) {
-	for _, mode := range []string{"zeroed", "fallocated"} {
+	for _, mode := range []string{"zeroed", "buffered", "fallocated"} {
 		for _, n := range []int{3, 13} {
 			b.Run(fmt.Sprintf("%s/%dx300B", mode, n), func(b *testing.B) {
 				benchSaveSync(b, mode, n)
@@ -33,11 +34,15 @@ func BenchmarkWALSaveSync(b *testing.B) {
 // benchSaveSync runs one case of BenchmarkWALSaveSync: perOp entries per
 // synced Save into a segment made as mode says.
 func benchSaveSync(b *testing.B, mode string, perOp int) {
+	if mode == "buffered" {
+		b.Cleanup(func() { directWrites = true })
+		directWrites = false
+	}
 	dir := b.TempDir()
 	// A full-size segment (not a new log's smaller first one), big enough
 	// that the log never asks for a spare.
 	size := max(int64(defaultSegmentSize), int64(b.N)*int64(perOp)*2*400)
-	_, f, err := createSegment(dir, 1, 1, size, nil, mode == "zeroed")
+	_, f, err := createSegment(dir, 1, 1, size, nil, mode != "fallocated")
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -61,7 +62,8 @@ func holdSpares(t *testing.T, w *wal) (p *spareMaker, filling <-chan struct{}) {
 	return p, ch
 }
 
-// openFiles lists the files under dir this process holds open.
+// openFiles lists the files under dir this process holds open, each once
+// (a segment has a second, direct descriptor; see appender).
 func openFiles(t *testing.T, dir string) []string {
 	t.Helper()
 	fds, err := os.ReadDir("/proc/self/fd")
@@ -70,7 +72,7 @@ func openFiles(t *testing.T, dir string) []string {
 	}
 	var open []string
 	for _, fd := range fds {
-		if p, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name())); err == nil && strings.HasPrefix(p, dir+"/") {
+		if p, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name())); err == nil && strings.HasPrefix(p, dir+"/") && !slices.Contains(open, p) {
 			open = append(open, p)
 		}
 	}
