@@ -62,10 +62,7 @@ type appender struct {
 // from off on, reading the part of the block before off back from the
 // file. (f.Name() may be the name f was created under, before a rename.)
 func newAppender(f *os.File, path string, off int64) (*appender, error) {
-	a := &appender{f: f}
-	if directWrites {
-		a.direct = openDirect(path)
-	}
+	a := &appender{f: f, direct: directFile(path)}
 	if a.direct == nil {
 		return a, nil
 	}
@@ -117,6 +114,15 @@ func (a *appender) write(p []byte, off int64) error {
 		a.buf = nb
 	}
 	return nil
+}
+
+// directFile opens path for direct writes (openDirect), or returns nil
+// when they are turned off or refused.
+func directFile(path string) *os.File {
+	if !directWrites {
+		return nil
+	}
+	return openDirect(path)
 }
 
 // isDirect reports whether writes bypass the page cache.

@@ -32,8 +32,8 @@ func zeroFill(f *os.File, off, size int64, each func() error) error {
 		return nil
 	}
 	w, buf := f, zeroChunkBuffer()
-	if directWrites && off%directBlock == 0 && size%directBlock == 0 {
-		if d := openDirect(f.Name()); d != nil {
+	if off%directBlock == 0 && size%directBlock == 0 {
+		if d := directFile(f.Name()); d != nil {
 			defer d.Close()
 			w = d
 		}
